@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+
+pub mod corpus;
+pub mod error;
+pub mod generate;
+pub mod history;
+pub mod import;
+pub mod model;
+pub mod search;
+pub mod verdict;
+
+pub use error::{Error, Result};
+pub use history::{Call, Op, OpType, Process};
+pub use model::{Model, ModelKind, Val};
+pub use search::{check, check_kind, CheckOptions};
+pub use verdict::{CheckResult, Counterexample, Verdict, Witness};
