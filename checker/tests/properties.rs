@@ -21,7 +21,7 @@ fn options(partition: bool) -> CheckOptions {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn generated_register_histories_are_valid(seed in any::<u64>(), processes in 1usize..8, ops in 1usize..120, info in 0.0f64..0.3) {
@@ -48,6 +48,30 @@ proptest! {
         let fast = check(&model, &calls, &options(true)).unwrap().verdict;
         let slow = if brute_force(&model, &calls) { Verdict::Valid } else { Verdict::Invalid };
         prop_assert_eq!(fast, slow, "history {:?}", spec);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn per_key_whole_pruned_whole_plain_and_brute_force_agree(spec in prop::collection::vec((random_op(), 0usize..3), 1..8)) {
+        let ops: Vec<RandomOp> = spec.iter().map(|(op, _)| op.clone()).collect();
+        let mut history = build_history(&ops);
+        for op in &mut history {
+            let Process::Client(p) = op.process else { unreachable!() };
+            op.key = Some(format!("k{}", spec[p as usize].1));
+        }
+        let calls = pair(history).unwrap();
+        let model = checker::model::Kv { initial: Val::Int(0) };
+        let verdict = |partition: bool, locality_pruning: bool| {
+            let options = CheckOptions { partition, locality_pruning, ..CheckOptions::default() };
+            check(&model, &calls, &options).unwrap().verdict
+        };
+        let slow = if brute_force(&model, &calls) { Verdict::Valid } else { Verdict::Invalid };
+        prop_assert_eq!(verdict(true, true), slow, "per key");
+        prop_assert_eq!(verdict(false, true), slow, "whole, pruned by locality");
+        prop_assert_eq!(verdict(false, false), slow, "whole, plain");
     }
 }
 

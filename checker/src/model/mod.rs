@@ -178,3 +178,157 @@ pub(crate) fn misfit(model: &'static str, call: &Call, message: impl Into<String
         message: message.into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::OpType;
+    use serde_json::{json, Value};
+
+    fn call(f: &str, input: Value, output: Value, outcome: OpType) -> Call {
+        Call {
+            process: 0,
+            f: f.into(),
+            key: Some("k".into()),
+            input,
+            output,
+            outcome,
+            call: 0,
+            ret: None,
+            invoke_index: 0,
+            complete_index: None,
+            invoke_time: 0,
+            complete_time: None,
+            error: None,
+        }
+    }
+
+    fn run<M: Model>(model: &M, calls: &[Call]) -> Option<M::State> {
+        let mut keys = KeyTable::default();
+        let ops: Vec<_> = calls
+            .iter()
+            .filter_map(|c| model.compile(c, &mut keys).unwrap())
+            .collect();
+        let mut state = model.init(&keys);
+        for op in &ops {
+            state = model.step(&state, &op.input, op.output.as_ref())?;
+        }
+        Some(state)
+    }
+
+    #[test]
+    fn cas_register_semantics() {
+        let m = Register::with_cas(Val::Int(0));
+        let ok = OpType::Ok;
+        assert!(run(
+            &m,
+            &[
+                call("cas", json!([0, 2]), json!([0, 2]), ok),
+                call("read", Value::Null, json!(2), ok)
+            ]
+        )
+        .is_some());
+        // A cas that returned false needs the value to differ from `from`.
+        assert!(run(&m, &[call("cas", json!([0, 2]), json!(false), ok)]).is_none());
+        assert!(run(
+            &m,
+            &[
+                call("cas", json!([1, 2]), json!(false), ok),
+                call("read", Value::Null, json!(0), ok)
+            ]
+        )
+        .is_some());
+        // A failed operation did not happen; an indeterminate read constrains nothing.
+        assert!(run(
+            &m,
+            &[
+                call("write", json!(5), json!(5), OpType::Fail),
+                call("read", Value::Null, json!(0), ok)
+            ]
+        )
+        .is_some());
+        assert!(run(&m, &[call("read", Value::Null, json!(9), OpType::Info)]).is_some());
+        assert!(Register::new(Val::Nil)
+            .compile(
+                &call("cas", json!([0, 1]), Value::Null, ok),
+                &mut KeyTable::default()
+            )
+            .is_err());
+    }
+
+    #[test]
+    fn kv_appends_and_reads_lists() {
+        let m = Kv { initial: Val::Nil };
+        let ok = OpType::Ok;
+        let state = run(
+            &m,
+            &[
+                call("append", json!(1), json!(1), ok),
+                call("append", json!(2), json!(2), ok),
+                call("read", Value::Null, json!([1, 2]), ok),
+            ],
+        );
+        assert!(state.is_some());
+        assert!(run(
+            &m,
+            &[
+                call("append", json!(1), json!(1), ok),
+                call("read", Value::Null, json!([1, 1]), ok)
+            ]
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn mutex_semantics() {
+        let ok = OpType::Ok;
+        assert_eq!(
+            run(&Mutex, &[call("acquire", Value::Null, Value::Null, ok)]),
+            Some(true)
+        );
+        assert!(run(
+            &Mutex,
+            &[
+                call("acquire", Value::Null, Value::Null, ok),
+                call("acquire", Value::Null, Value::Null, ok)
+            ]
+        )
+        .is_none());
+        assert!(run(&Mutex, &[call("release", Value::Null, Value::Null, ok)]).is_none());
+        assert_eq!(
+            run(
+                &Mutex,
+                &[call("release", Value::Null, Value::Null, OpType::Fail)]
+            ),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn multi_register_transactions() {
+        let m = MultiRegister {
+            initial: Val::Int(0),
+        };
+        let ok = OpType::Ok;
+        let write = call(
+            "txn",
+            json!([["write", "x", 1], ["write", "y", 2]]),
+            json!([["write", "x", 1], ["write", "y", 2]]),
+            ok,
+        );
+        let read = call(
+            "txn",
+            json!([["read", "x", null], ["read", "y", null]]),
+            json!([["read", "x", 1], ["read", "y", 2]]),
+            ok,
+        );
+        let torn = call(
+            "txn",
+            json!([["read", "x", null], ["read", "y", null]]),
+            json!([["read", "x", 1], ["read", "y", 0]]),
+            ok,
+        );
+        assert!(run(&m, &[write.clone(), read]).is_some());
+        assert!(run(&m, &[write, torn]).is_none());
+    }
+}

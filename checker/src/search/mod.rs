@@ -192,6 +192,15 @@ struct Compiled<M: Model> {
     origin: Vec<usize>,
 }
 
+impl<M: Model> Compiled<M> {
+    /// A search over every entry of this part, and the empty starting set.
+    fn search<'p>(&'p self, model: &'p M) -> (Search<'p, M>, bitset::BitSet) {
+        let all = (0..self.entries.len()).collect();
+        let search = Search::new(model, &self.keys, &self.entries, all);
+        (search, bitset::BitSet::new(self.entries.len()))
+    }
+}
+
 fn compile<M: Model>(model: &M, calls: &[Call], members: &[usize]) -> Result<Compiled<M>> {
     let mut keys = KeyTable::default();
     let mut entries = Vec::with_capacity(members.len());
@@ -339,13 +348,7 @@ fn check_group<M: Model>(
     want_witness: bool,
 ) -> Result<(Piece, Stats)> {
     let part = compile(model, calls, &group.members)?;
-    let mut search = Search::new(
-        model,
-        &part.keys,
-        &part.entries,
-        (0..part.entries.len()).collect(),
-    );
-    let start = bitset::BitSet::new(part.entries.len());
+    let (mut search, start) = part.search(model);
     let outcome = search.run(
         &start,
         model.init(&part.keys),
@@ -370,13 +373,7 @@ fn check_whole<M: Model>(
     let part = compile(model, calls, &all)?;
     let initial = model.init(&part.keys);
     let mut lease = Lease::new(budget);
-    let mut search = Search::new(
-        model,
-        &part.keys,
-        &part.entries,
-        (0..part.entries.len()).collect(),
-    );
-    let start = bitset::BitSet::new(part.entries.len());
+    let (mut search, start) = part.search(model);
     let locality = if options.locality_pruning {
         Locality::new(model, &part.keys, &part.entries, budget)
     } else {
