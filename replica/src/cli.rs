@@ -1,0 +1,129 @@
+//! The `replica` binary's command line and entry point, in the library so that the
+//! harness can run a replica by re-executing itself (`harness replica ...`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+
+use crate::config::{read_key_file, ClusterConfig, FsyncPolicy, ProtocolConfig};
+use crate::server::{Server, ServerOptions};
+
+/// A PBFT (Castro & Liskov) key-value replica. Listens on the `listen` address of
+/// its id in the cluster file (127.0.0.1 only) and serves POST /pbft, POST /request,
+/// GET /status, GET /log, GET|POST /clock. Logs go to stderr (RUST_LOG, default info).
+#[derive(Debug, Parser)]
+#[command(name = "replica", version)]
+pub struct Args {
+    /// This replica's id (0..n) in the cluster file.
+    #[arg(long)]
+    pub id: u32,
+    /// Cluster file (JSON): f, every replica's public key, listen address and the
+    /// address to reach each peer, and the clients' public keys.
+    #[arg(long)]
+    pub cluster: PathBuf,
+    /// Private key file: the hex of the 32-byte ed25519 secret seed, one line.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Data directory for the write-ahead log, snapshot and executed history.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// When to fsync the write-ahead log: always (before dependent messages leave),
+    /// batch (every ~10 ms), never (the OS decides; still survives kill -9).
+    #[arg(long, value_enum, default_value = "always")]
+    pub fsync: FsyncArg,
+    /// Maximum requests per PRE-PREPARE (1 disables batching).
+    #[arg(long, default_value_t = ProtocolConfig::default().batch_size)]
+    pub batch_size: usize,
+    /// How long the primary waits to fill a batch before sending a partial one (ms);
+    /// 0 sends as soon as the previous batch has executed.
+    #[arg(long, default_value_t = ProtocolConfig::default().batch_delay_ms)]
+    pub batch_delay_ms: u64,
+    /// Checkpoint interval K (sequence numbers).
+    #[arg(long, default_value_t = ProtocolConfig::default().checkpoint_interval)]
+    pub checkpoint_interval: u64,
+    /// Log window L: high watermark H = h + L (at least 2K).
+    #[arg(long, default_value_t = ProtocolConfig::default().log_window)]
+    pub log_window: u64,
+    /// How long POST /request waits for execution before answering 504 (ms).
+    #[arg(long, default_value_t = 5000)]
+    pub request_timeout_ms: u64,
+}
+
+/// If set, the replica is killed when the process that started it dies.
+const EXIT_WITH_PARENT: &str = "REPLICA_EXIT_WITH_PARENT";
+
+/// The `--fsync` choices.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FsyncArg {
+    /// fsync before dependent messages leave.
+    Always,
+    /// fsync every ~10 ms.
+    Batch,
+    /// Never fsync; the OS decides.
+    Never,
+}
+
+/// Runs a replica until SIGTERM or Ctrl-C: the `replica` binary's whole life, also used
+/// by the harness, which re-executes itself as a replica process.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(serve(args))
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
+    if std::env::var_os(EXIT_WITH_PARENT).is_some() {
+        // Test clusters set this so that replicas never outlive a killed test run.
+        nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+            .context("setting the parent-death signal")?;
+    }
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init()
+        .ok(); // A host process (the harness) may have installed one already.
+    let cluster = ClusterConfig::load(&args.cluster)
+        .with_context(|| format!("loading cluster file {}", args.cluster.display()))?;
+    let key = read_key_file(&args.key)
+        .with_context(|| format!("loading key file {}", args.key.display()))?;
+    let opts = ServerOptions {
+        id: args.id,
+        cluster,
+        key,
+        data_dir: args.data_dir,
+        fsync: match args.fsync {
+            FsyncArg::Always => FsyncPolicy::Always,
+            FsyncArg::Batch => FsyncPolicy::Batch,
+            FsyncArg::Never => FsyncPolicy::Never,
+        },
+        protocol: ProtocolConfig {
+            batch_size: args.batch_size,
+            batch_delay_ms: args.batch_delay_ms,
+            checkpoint_interval: args.checkpoint_interval,
+            log_window: args.log_window,
+            ..ProtocolConfig::default()
+        },
+        request_timeout: Duration::from_millis(args.request_timeout_ms),
+    };
+    let server = Server::start(opts).await.context("starting the replica")?;
+    let addr = server.local_addr()?;
+    tracing::info!(%addr, "listening");
+    println!("ready {addr}");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        // The server stopped by itself: only on a fatal (storage) error.
+        r = server.serve(std::future::pending()) => r.context("serving")?,
+        // SIGTERM or Ctrl-C: exit promptly; the WAL is already written.
+        _ = term.recv() => tracing::info!("SIGTERM, exiting"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted, exiting"),
+    }
+    Ok(())
+}

@@ -1,0 +1,298 @@
+//! Clients: [`ClientProtocol`], the sans-IO client side of PBFT (timestamps,
+//! signing, f+1 matching signed replies), and [`Client`], an async HTTP client that
+//! sends to the primary (plus f backups, to collect f+1 replies), re-broadcasts to
+//! all replicas after a retransmission timeout, and returns once f+1 replicas sent
+//! matching signed replies.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use tokio::task::JoinSet;
+
+use crate::config::ClusterConfig;
+use crate::crypto::{parse_public_key, Signed};
+use crate::error::Error;
+use crate::messages::{ClientId, ReplicaId, Reply, Request, View};
+use crate::state_machine::{OpResult, Operation};
+
+/// Why an invocation did not produce a result.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No f+1 matching replies in time: the operation may or may not take effect
+    /// (record it as indeterminate).
+    #[error("timed out after {0:?} (outcome unknown)")]
+    Timeout(Duration),
+    /// More than f replicas definitively refused the request (it will not execute).
+    #[error("request rejected: {0}")]
+    Rejected(String),
+    /// The client is misconfigured.
+    #[error(transparent)]
+    Config(#[from] Error),
+}
+
+/// The client's protocol state, without IO.
+#[derive(Debug)]
+pub struct ClientProtocol {
+    id: ClientId,
+    key: SigningKey,
+    replicas: Vec<VerifyingKey>,
+    f: usize,
+    view: View,
+    last_timestamp: u64,
+    current: Option<(u64, BTreeMap<ReplicaId, OpResult>)>,
+    last_quorum: Vec<ReplicaId>,
+}
+
+impl ClientProtocol {
+    /// A client of the cluster with this id and signing key.
+    pub fn new(config: &ClusterConfig, id: ClientId, key: SigningKey) -> Result<Self, Error> {
+        let replicas = config
+            .replicas
+            .iter()
+            .map(|r| parse_public_key(&r.public_key, &format!("replica {}", r.id)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ClientProtocol {
+            id,
+            key,
+            replicas,
+            f: config.f,
+            view: 0,
+            last_timestamp: 0,
+            current: None,
+            last_quorum: Vec::new(),
+        })
+    }
+
+    /// The primary of the newest view learned from replies.
+    pub fn primary(&self) -> ReplicaId {
+        (self.view % self.replicas.len() as u64) as ReplicaId
+    }
+
+    /// The replicas whose matching replies completed the last request.
+    pub fn last_quorum(&self) -> &[ReplicaId] {
+        &self.last_quorum
+    }
+
+    /// Number of replicas.
+    pub fn n(&self) -> usize {
+        self.replicas.len()
+    }
+
+    /// Fault bound f.
+    pub fn f(&self) -> usize {
+        self.f
+    }
+
+    /// Client id.
+    pub fn id(&self) -> ClientId {
+        self.id
+    }
+
+    /// Starts a new request; its timestamp is above every earlier one and at least
+    /// `now_us` (so timestamps keep increasing across client restarts).
+    pub fn start(&mut self, op: Operation, now_us: u64) -> Signed<Request> {
+        let timestamp = now_us.max(self.last_timestamp + 1);
+        self.last_timestamp = timestamp;
+        self.current = Some((timestamp, BTreeMap::new()));
+        Signed::sign(
+            Request {
+                client: self.id,
+                timestamp,
+                op,
+            },
+            &self.key,
+        )
+    }
+
+    /// Takes a reply; returns the result once f+1 distinct replicas sent matching,
+    /// correctly signed replies for the current request. Bad replies are ignored.
+    pub fn on_reply(&mut self, reply: &Signed<Reply>) -> Option<OpResult> {
+        let r = &reply.body;
+        let key = self.replicas.get(r.replica as usize)?;
+        let (t, votes) = self.current.as_mut()?;
+        if r.client != self.id || r.timestamp != *t || reply.verify_with(key).is_err() {
+            return None;
+        }
+        votes.insert(r.replica, r.result.clone());
+        self.view = self.view.max(r.view);
+        let matching = votes.values().filter(|v| **v == r.result).count();
+        if matching > self.f {
+            self.last_quorum = votes
+                .iter()
+                .filter(|(_, v)| **v == r.result)
+                .map(|(i, _)| *i)
+                .collect();
+            self.current = None;
+            return Some(r.result.clone());
+        }
+        None
+    }
+}
+
+/// An async PBFT client over HTTP.
+#[derive(Debug)]
+pub struct Client {
+    proto: ClientProtocol,
+    addrs: Vec<String>,
+    http: reqwest::Client,
+    retransmit: Duration,
+}
+
+/// What one `POST /request` produced.
+enum Answer {
+    Reply(Box<Signed<Reply>>),
+    Refused(String),
+    Silent,
+}
+
+impl Client {
+    /// A client that reaches replica `i` at `config.replicas[i].listen`.
+    pub fn new(config: &ClusterConfig, id: ClientId, key: SigningKey) -> Result<Self, ClientError> {
+        Self::with_addrs(config, id, key, config.listen_addrs())
+    }
+
+    /// A client that reaches replica `i` at `addrs[i]` (e.g. through a proxy).
+    pub fn with_addrs(
+        config: &ClusterConfig,
+        id: ClientId,
+        key: SigningKey,
+        addrs: Vec<String>,
+    ) -> Result<Self, ClientError> {
+        if addrs.len() != config.n() {
+            return Err(Error::Config(format!(
+                "{} addresses for {} replicas",
+                addrs.len(),
+                config.n()
+            ))
+            .into());
+        }
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(8)
+            .build()
+            .map_err(|e| Error::Config(format!("http client: {e}")))?;
+        Ok(Client {
+            proto: ClientProtocol::new(config, id, key)?,
+            addrs,
+            http,
+            retransmit: Duration::from_millis(1000),
+        })
+    }
+
+    /// Sets the retransmission timeout (default 1 s).
+    pub fn set_retransmit(&mut self, d: Duration) {
+        self.retransmit = d;
+    }
+
+    /// The client's protocol state.
+    pub fn protocol(&self) -> &ClientProtocol {
+        &self.proto
+    }
+
+    fn send(
+        &self,
+        tasks: &mut JoinSet<(ReplicaId, Answer)>,
+        to: ReplicaId,
+        body: &[u8],
+        wait: Duration,
+    ) {
+        let url = format!("http://{}/request", self.addrs[to as usize]);
+        let req = self
+            .http
+            .post(url)
+            .timeout(wait)
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        tasks.spawn(async move {
+            let answer = match req.send().await {
+                Ok(resp) if resp.status().is_success() => {
+                    match resp.json::<Signed<Reply>>().await {
+                        Ok(r) => Answer::Reply(Box::new(r)),
+                        Err(_) => Answer::Silent,
+                    }
+                }
+                Ok(resp) if resp.status().is_client_error() => {
+                    Answer::Refused(resp.text().await.unwrap_or_default())
+                }
+                _ => Answer::Silent,
+            };
+            (to, answer)
+        });
+    }
+
+    /// Executes `op`, waiting at most `timeout`. A [`ClientError::Timeout`] means
+    /// the outcome is unknown; [`ClientError::Rejected`] means it did not execute.
+    pub async fn invoke(
+        &mut self,
+        op: Operation,
+        timeout: Duration,
+    ) -> Result<OpResult, ClientError> {
+        let now_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        let request = self.proto.start(op, now_us);
+        let body = serde_json::to_vec(&request).expect("requests serialize");
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut tasks = JoinSet::new();
+        let (n, f, primary) = (
+            self.proto.n() as ReplicaId,
+            self.proto.f() as u64,
+            self.proto.primary(),
+        );
+        // The primary orders the request; f more replicas are asked so that f+1
+        // replies can come back over HTTP in the fault-free case: those that answered
+        // last time, else a rotation by client id.
+        let mut targets = vec![primary];
+        let rotation = (0..n as u64 - 1).map(|k| {
+            ((primary as u64 + 1 + (self.proto.id() + k) % (n as u64 - 1)) % n as u64) as ReplicaId
+        });
+        for r in self.proto.last_quorum().iter().copied().chain(rotation) {
+            if targets.len() as u64 > f {
+                break;
+            }
+            if !targets.contains(&r) {
+                targets.push(r);
+            }
+        }
+        for &t in &targets {
+            self.send(&mut tasks, t, &body, timeout);
+        }
+        let mut refused: BTreeMap<ReplicaId, String> = BTreeMap::new();
+        let mut next_retransmit = tokio::time::Instant::now() + self.retransmit;
+        loop {
+            tokio::select! {
+                // Overall deadline: the outcome is unknown.
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(ClientError::Timeout(timeout));
+                }
+                // Retransmission: broadcast to every replica (backups relay to the primary).
+                _ = tokio::time::sleep_until(next_retransmit) => {
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    for i in 0..n {
+                        self.send(&mut tasks, i, &body, left);
+                    }
+                    next_retransmit += self.retransmit;
+                }
+                // A replica answered.
+                Some(joined) = tasks.join_next() => {
+                    let Ok((from, answer)) = joined else { continue };
+                    match answer {
+                        Answer::Reply(reply) => {
+                            if let Some(result) = self.proto.on_reply(&reply) {
+                                return Ok(result);
+                            }
+                        }
+                        Answer::Refused(why) => {
+                            refused.insert(from, why);
+                            if refused.len() as u64 > f {
+                                let why = refused.values().next().cloned().unwrap_or_default();
+                                return Err(ClientError::Rejected(why));
+                            }
+                        }
+                        Answer::Silent => {}
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! The sans-IO PBFT engine: `Replica::handle(Input) -> Vec<Output>`.
+//!
+//! ```text
+//!   peer message ─┐                       ┌─ Persist(record)      (shell writes, fsyncs)
+//!   client request├─► Replica::handle ───►├─ Send / Broadcast     (after the persists)
+//!   tick(now)    ─┘   (no IO, no clock,   ├─ Reply(client)
+//!                      no randomness)     ├─ Executed(seq, digest)
+//!                                         └─ SetTimer(at)
+//! ```
+//! The shell must write every `Persist` of one `handle` call before it sends any
+//! message from that call. Concerns are split by file: [`normal`] (request,
+//! pre-prepare, prepare, commit, execute, batching), [`checkpoint`] (checkpoints,
+//! watermarks, garbage collection), [`retransmit`] (ticks, STATUS), [`log`] (the
+//! per-sequence certificates), [`record`] (WAL records), [`recovery`] (restart).
+//!
+#![doc = include_str!("NOTES.md")]
+
+pub mod checkpoint;
+pub mod log;
+pub mod normal;
+pub mod record;
+pub mod recovery;
+pub mod retransmit;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use ed25519_dalek::SigningKey;
+use serde::{Deserialize, Serialize};
+
+use crate::config::ProtocolConfig;
+use crate::crypto::{Digest, Signed, Verified};
+use crate::messages::{Checkpoint, ClientId, PeerMessage, ReplicaId, Reply, Request, Seq, View};
+use crate::state_machine::KvStore;
+use log::MessageLog;
+use record::Record;
+
+/// An input to the engine.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// A message from a peer, signature already verified.
+    Peer(Verified<PeerMessage>),
+    /// A client request, signature already verified.
+    Request(Verified<Signed<Request>>),
+    /// The clock advanced to `now_ms` (the only way the engine learns time).
+    Tick {
+        /// Current time in ms on the replica's (injectable) clock.
+        now_ms: u64,
+    },
+}
+
+/// An effect the shell must carry out, in order.
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// Send a message to one replica.
+    Send {
+        /// Destination.
+        to: ReplicaId,
+        /// Message.
+        msg: PeerMessage,
+    },
+    /// Send a message to every other replica.
+    Broadcast(PeerMessage),
+    /// Answer a client. The shell signs the reply (with this replica's key) only if
+    /// the client is waiting for it here: most executed requests have no waiter at
+    /// most replicas, and a signature is the costliest step of a reply.
+    Reply {
+        /// Client.
+        client: ClientId,
+        /// The reply, to be signed by the shell.
+        reply: Reply,
+    },
+    /// Append to the write-ahead log (before sending later outputs).
+    Persist(Record),
+    /// The batch at `seq` was executed.
+    Executed {
+        /// Sequence number.
+        seq: Seq,
+        /// Batch digest.
+        digest: Digest,
+    },
+    /// Deliver a tick no later than this time (ms on the replica's clock).
+    SetTimer {
+        /// Deadline.
+        at_ms: u64,
+    },
+    /// A message was rejected (for logs, counters and tests).
+    Rejected {
+        /// Message kind.
+        kind: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A snapshot of the engine's progress (the body of `GET /status`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReplicaStatus {
+    /// Replica id.
+    pub id: ReplicaId,
+    /// Current view.
+    pub view: View,
+    /// Primary of the current view.
+    pub primary: ReplicaId,
+    /// Last executed sequence number.
+    pub last_executed: Seq,
+    /// Sequence number of the stable checkpoint.
+    pub stable_checkpoint: Seq,
+    /// Low watermark h.
+    pub low_watermark: Seq,
+    /// High watermark H = h + L.
+    pub high_watermark: Seq,
+    /// Digest of the current state (hex).
+    pub state_digest: String,
+    /// Digest of the stable checkpoint's state (hex).
+    pub stable_digest: String,
+    /// Number of view changes completed (next issue).
+    pub view_changes: u64,
+    /// Clock time (ms) at which the current view was installed.
+    pub view_installed_at_ms: u64,
+    /// Slots in the message log.
+    pub log_slots: usize,
+    /// Requests waiting at the primary.
+    pub pending_requests: usize,
+    /// Messages rejected so far.
+    pub rejected: u64,
+}
+
+/// One PBFT replica's protocol state.
+#[derive(Debug)]
+pub struct Replica {
+    pub(crate) id: ReplicaId,
+    pub(crate) n: usize,
+    pub(crate) f: usize,
+    pub(crate) params: ProtocolConfig,
+    pub(crate) key: SigningKey,
+    pub(crate) now_ms: u64,
+    pub(crate) view: View,
+    pub(crate) view_changes: u64,
+    pub(crate) view_installed_at_ms: u64,
+    /// Next sequence number the primary assigns.
+    pub(crate) next_seq: Seq,
+    pub(crate) last_executed: Seq,
+    pub(crate) last_progress_ms: u64,
+    pub(crate) low: Seq,
+    pub(crate) log: MessageLog,
+    pub(crate) state: KvStore,
+    /// Primary: requests waiting to be batched, and those batched but not executed.
+    pub(crate) pending: VecDeque<Signed<Request>>,
+    pub(crate) pending_since_ms: u64,
+    pub(crate) in_progress: BTreeSet<(ClientId, u64)>,
+    /// Backup: highest timestamp seen per client (a repeat is relayed to the primary).
+    pub(crate) seen_by_backup: BTreeMap<ClientId, u64>,
+    /// Own state snapshots at checkpoints not yet stable.
+    pub(crate) snapshots: BTreeMap<Seq, (Digest, KvStore)>,
+    /// CHECKPOINT votes per sequence number and sender.
+    pub(crate) checkpoint_votes: BTreeMap<Seq, BTreeMap<ReplicaId, Signed<Checkpoint>>>,
+    /// The 2f+1 CHECKPOINTs proving the stable checkpoint.
+    pub(crate) stable_proof: Vec<Signed<Checkpoint>>,
+    pub(crate) stable_digest: Digest,
+    /// Proofs of recent stable checkpoints (including the current one), for peers
+    /// that are catching up.
+    pub(crate) old_proofs: BTreeMap<Seq, Vec<Signed<Checkpoint>>>,
+    /// Highest sequence number seen in any message (to notice we are behind).
+    pub(crate) max_seq_seen: Seq,
+    pub(crate) last_retransmit_ms: u64,
+    pub(crate) rejected: u64,
+}
+
+impl Replica {
+    /// A fresh replica with empty state.
+    pub fn new(id: ReplicaId, n: usize, params: ProtocolConfig, key: SigningKey) -> Self {
+        let state = KvStore::new();
+        let stable_digest = state.digest();
+        Replica {
+            id,
+            n,
+            f: (n - 1) / 3,
+            params,
+            key,
+            now_ms: 0,
+            view: 0,
+            view_changes: 0,
+            view_installed_at_ms: 0,
+            next_seq: 1,
+            last_executed: 0,
+            last_progress_ms: 0,
+            low: 0,
+            log: MessageLog::default(),
+            state,
+            pending: VecDeque::new(),
+            pending_since_ms: 0,
+            in_progress: BTreeSet::new(),
+            seen_by_backup: BTreeMap::new(),
+            snapshots: BTreeMap::new(),
+            checkpoint_votes: BTreeMap::new(),
+            stable_proof: Vec::new(),
+            stable_digest,
+            old_proofs: BTreeMap::new(),
+            max_seq_seen: 0,
+            last_retransmit_ms: 0,
+            rejected: 0,
+        }
+    }
+
+    /// Processes one input and returns the effects, in the order they must happen.
+    pub fn handle(&mut self, input: Input) -> Vec<Output> {
+        let mut out = Vec::new();
+        match input {
+            Input::Tick { now_ms } => self.on_tick(now_ms, &mut out),
+            Input::Request(r) => self.on_request(r.into_inner(), false, &mut out),
+            Input::Peer(m) => match m.into_inner() {
+                PeerMessage::PrePrepare(m) => self.on_pre_prepare(m, &mut out),
+                PeerMessage::Prepare(m) => self.on_prepare(m, &mut out),
+                PeerMessage::Commit(m) => self.on_commit(m, &mut out),
+                PeerMessage::Checkpoint(m) => self.on_checkpoint(m, &mut out),
+                PeerMessage::Status(m) => self.on_status(m, &mut out),
+                PeerMessage::Relay(r) => self.on_request(r, true, &mut out),
+                PeerMessage::ViewChange(_) | PeerMessage::NewView(_) => self.reject(
+                    &mut out,
+                    "view-change",
+                    "view change is not implemented yet",
+                ),
+            },
+        }
+        out
+    }
+
+    /// The engine's progress, for `GET /status`.
+    pub fn status(&self) -> ReplicaStatus {
+        ReplicaStatus {
+            id: self.id,
+            view: self.view,
+            primary: self.primary(),
+            last_executed: self.last_executed,
+            stable_checkpoint: self.low,
+            low_watermark: self.low,
+            high_watermark: self.high(),
+            state_digest: self.state.digest().to_hex(),
+            stable_digest: self.stable_digest.to_hex(),
+            view_changes: self.view_changes,
+            view_installed_at_ms: self.view_installed_at_ms,
+            log_slots: self.log.len(),
+            pending_requests: self.pending.len(),
+            rejected: self.rejected,
+        }
+    }
+
+    /// The replicated state (read-only).
+    pub fn state(&self) -> &KvStore {
+        &self.state
+    }
+
+    /// Replica id.
+    pub fn id(&self) -> ReplicaId {
+        self.id
+    }
+
+    /// Last executed sequence number.
+    pub fn last_executed(&self) -> Seq {
+        self.last_executed
+    }
+
+    /// Current view.
+    pub fn view(&self) -> View {
+        self.view
+    }
+
+    /// Primary of the current view.
+    pub fn primary(&self) -> ReplicaId {
+        (self.view % self.n as u64) as ReplicaId
+    }
+
+    pub(crate) fn is_primary(&self) -> bool {
+        self.primary() == self.id
+    }
+
+    /// High watermark H = h + L.
+    pub(crate) fn high(&self) -> Seq {
+        self.low + self.params.log_window
+    }
+
+    pub(crate) fn in_window(&self, seq: Seq) -> bool {
+        seq > self.low && seq <= self.high()
+    }
+
+    pub(crate) fn reject(
+        &mut self,
+        out: &mut Vec<Output>,
+        kind: &'static str,
+        reason: impl Into<String>,
+    ) {
+        let reason = reason.into();
+        tracing::debug!(replica = self.id, kind, %reason, "rejected");
+        self.rejected += 1;
+        out.push(Output::Rejected { kind, reason });
+    }
+}

@@ -1,0 +1,325 @@
+//! The normal case: REQUEST -> PRE-PREPARE -> PREPARE -> COMMIT -> execute -> REPLY,
+//! with batching at the primary.
+
+use crate::crypto::Signed;
+use crate::messages::{
+    batch_digest, Commit, PeerMessage, PrePrepare, PrePrepareMsg, Prepare, Reply, Request, Seq,
+};
+
+use super::record::Record;
+use super::{Output, Replica};
+
+impl Replica {
+    /// A client request (directly from the client, or relayed by a backup).
+    pub(crate) fn on_request(
+        &mut self,
+        req: Signed<Request>,
+        relayed: bool,
+        out: &mut Vec<Output>,
+    ) {
+        let (client, t) = (req.body.client, req.body.timestamp);
+        if let Some(last) = self.state.last_reply(client) {
+            if t == last.timestamp {
+                // Exactly-once: re-send the stored result instead of executing again.
+                let result = last.result.clone();
+                self.send_reply(client, t, result, out);
+                return;
+            }
+            if t < last.timestamp {
+                return self.reject(
+                    out,
+                    "request",
+                    format!("stale timestamp {t} from client {client}"),
+                );
+            }
+        }
+        if self.is_primary() {
+            if self.in_progress.insert((client, t)) {
+                if self.pending.is_empty() {
+                    self.pending_since_ms = self.now_ms;
+                }
+                self.pending.push_back(req);
+                self.maybe_cut_batch(out);
+            }
+        } else if !relayed {
+            // A repeated request means the client timed out: relay it to the primary.
+            let seen = self.seen_by_backup.insert(client, t);
+            if seen == Some(t) {
+                out.push(Output::Send {
+                    to: self.primary(),
+                    msg: PeerMessage::Relay(req),
+                });
+            }
+        }
+    }
+
+    fn in_flight(&self) -> u64 {
+        (self.next_seq - 1).saturating_sub(self.last_executed)
+    }
+
+    /// Primary: turns pending requests into PRE-PREPAREs when a batch is full, or
+    /// when there is room in the pipeline and the oldest pending request has waited
+    /// the batch delay. Under load, requests accumulate while batches are in flight,
+    /// so batches grow with load (Castro & Liskov §5.1).
+    pub(crate) fn maybe_cut_batch(&mut self, out: &mut Vec<Output>) {
+        if !self.is_primary() {
+            return;
+        }
+        while !self.pending.is_empty() && self.next_seq <= self.high() {
+            let full = self.pending.len() >= self.params.batch_size;
+            let waited = self.now_ms >= self.pending_since_ms + self.params.batch_delay_ms;
+            let room = self.in_flight() < self.params.pipeline_depth;
+            if !(full || (room && waited)) {
+                out.push(Output::SetTimer {
+                    at_ms: self.pending_since_ms + self.params.batch_delay_ms,
+                });
+                return;
+            }
+            let take = self.pending.len().min(self.params.batch_size);
+            let batch: Vec<Signed<Request>> = self.pending.drain(..take).collect();
+            self.pending_since_ms = self.now_ms;
+            self.send_pre_prepare(batch, out);
+        }
+    }
+
+    fn send_pre_prepare(&mut self, batch: Vec<Signed<Request>>, out: &mut Vec<Output>) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let header = Signed::sign(
+            PrePrepare {
+                view: self.view,
+                seq,
+                digest: batch_digest(&batch),
+                replica: self.id,
+            },
+            &self.key,
+        );
+        let msg = PrePrepareMsg { header, batch };
+        let (view, now) = (self.view, self.now_ms);
+        self.log.slot_mut(seq, view, now).pre_prepare = Some(msg.clone());
+        out.push(Output::Persist(Record::PrePrepare(msg.clone())));
+        out.push(Output::Broadcast(PeerMessage::PrePrepare(msg)));
+        self.advance(seq, out);
+    }
+
+    fn note_seq(&mut self, seq: Seq) {
+        self.max_seq_seen = self.max_seq_seen.max(seq);
+    }
+
+    /// Backup: accept a PRE-PREPARE if it is from the primary of our view, in the
+    /// window, matches its batch and does not conflict with an accepted one.
+    pub(crate) fn on_pre_prepare(&mut self, m: PrePrepareMsg, out: &mut Vec<Output>) {
+        let h = m.header.body.clone();
+        self.note_seq(h.seq);
+        if h.view != self.view {
+            return self.reject(
+                out,
+                "pre-prepare",
+                format!("view {} != {}", h.view, self.view),
+            );
+        }
+        if h.replica != self.primary() {
+            return self.reject(
+                out,
+                "pre-prepare",
+                format!("sender {} is not the primary", h.replica),
+            );
+        }
+        if h.replica == self.id {
+            return;
+        }
+        if !self.in_window(h.seq) {
+            return self.reject(
+                out,
+                "pre-prepare",
+                format!("seq {} outside ({}, {}]", h.seq, self.low, self.high()),
+            );
+        }
+        if batch_digest(&m.batch) != h.digest {
+            return self.reject(out, "pre-prepare", "digest does not match the batch");
+        }
+        let (view, now) = (self.view, self.now_ms);
+        let slot = self.log.slot_mut(h.seq, view, now);
+        if let Some(d) = slot.digest() {
+            if d != h.digest {
+                return self.reject(
+                    out,
+                    "pre-prepare",
+                    format!("conflicting digest for seq {}", h.seq),
+                );
+            }
+            return;
+        }
+        slot.pre_prepare = Some(m.clone());
+        out.push(Output::Persist(Record::PrePrepare(m)));
+        let prepare = Signed::sign(
+            Prepare {
+                view: h.view,
+                seq: h.seq,
+                digest: h.digest,
+                replica: self.id,
+            },
+            &self.key,
+        );
+        let slot = self.log.slot_mut(h.seq, view, now);
+        slot.prepares.insert(self.id, prepare.clone());
+        slot.my_prepare = Some(prepare.clone());
+        out.push(Output::Persist(Record::Prepare(prepare.clone())));
+        out.push(Output::Broadcast(PeerMessage::Prepare(prepare)));
+        self.advance(h.seq, out);
+    }
+
+    pub(crate) fn on_prepare(&mut self, m: Signed<Prepare>, out: &mut Vec<Output>) {
+        let p = m.body.clone();
+        self.note_seq(p.seq);
+        if p.view != self.view {
+            return self.reject(out, "prepare", format!("view {} != {}", p.view, self.view));
+        }
+        if p.replica == self.primary() {
+            return self.reject(out, "prepare", "the primary does not send PREPARE");
+        }
+        if p.replica as usize >= self.n || p.replica == self.id {
+            return;
+        }
+        if !self.in_window(p.seq) {
+            if p.seq <= self.low {
+                return; // old: already garbage-collected
+            }
+            return self.reject(
+                out,
+                "prepare",
+                format!("seq {} above high watermark", p.seq),
+            );
+        }
+        let (view, now) = (self.view, self.now_ms);
+        let slot = self.log.slot_mut(p.seq, view, now);
+        if let Some(prev) = slot.prepares.get(&p.replica) {
+            if prev.body.digest != p.digest {
+                return self.reject(
+                    out,
+                    "prepare",
+                    format!("second vote from {} for seq {}", p.replica, p.seq),
+                );
+            }
+            return;
+        }
+        slot.prepares.insert(p.replica, m);
+        self.advance(p.seq, out);
+    }
+
+    pub(crate) fn on_commit(&mut self, m: Signed<Commit>, out: &mut Vec<Output>) {
+        let c = m.body.clone();
+        self.note_seq(c.seq);
+        if c.view != self.view {
+            return self.reject(out, "commit", format!("view {} != {}", c.view, self.view));
+        }
+        if c.replica as usize >= self.n || c.replica == self.id {
+            return;
+        }
+        if !self.in_window(c.seq) {
+            if c.seq <= self.low {
+                return;
+            }
+            return self.reject(out, "commit", format!("seq {} above high watermark", c.seq));
+        }
+        let (view, now) = (self.view, self.now_ms);
+        let slot = self.log.slot_mut(c.seq, view, now);
+        if let Some(prev) = slot.commits.get(&c.replica) {
+            if prev.body.digest != c.digest {
+                return self.reject(
+                    out,
+                    "commit",
+                    format!("second vote from {} for seq {}", c.replica, c.seq),
+                );
+            }
+            return;
+        }
+        slot.commits.insert(c.replica, m);
+        self.advance(c.seq, out);
+    }
+
+    /// Sends COMMIT once prepared, then executes whatever is committed in order.
+    pub(crate) fn advance(&mut self, seq: Seq, out: &mut Vec<Output>) {
+        let (f, id, key) = (self.f, self.id, self.key.clone());
+        if let Some(slot) = self.log.get_mut(seq) {
+            if slot.my_commit.is_none() && slot.prepared(f) {
+                let commit = Signed::sign(
+                    Commit {
+                        view: slot.view,
+                        seq,
+                        digest: slot.digest().expect("prepared implies a pre-prepare"),
+                        replica: id,
+                    },
+                    &key,
+                );
+                slot.commits.insert(id, commit.clone());
+                slot.my_commit = Some(commit.clone());
+                out.push(Output::Persist(Record::Commit(commit.clone())));
+                out.push(Output::Broadcast(PeerMessage::Commit(commit)));
+            }
+        }
+        self.execute_ready(out);
+    }
+
+    /// Executes committed batches strictly in sequence order.
+    pub(crate) fn execute_ready(&mut self, out: &mut Vec<Output>) {
+        loop {
+            let next = self.last_executed + 1;
+            let ready = self
+                .log
+                .get(next)
+                .is_some_and(|s| !s.executed && s.commit_quorum(self.f));
+            if !ready {
+                break;
+            }
+            self.execute(next, out);
+        }
+        self.maybe_cut_batch(out);
+    }
+
+    /// Executes the batch at `seq` (which must be `last_executed + 1`).
+    pub(crate) fn execute(&mut self, seq: Seq, out: &mut Vec<Output>) {
+        let slot = self.log.get_mut(seq).expect("execute needs a slot");
+        slot.executed = true;
+        let pp = slot
+            .pre_prepare
+            .clone()
+            .expect("execute needs a pre-prepare");
+        let digest = pp.header.body.digest;
+        let mut replies = Vec::new();
+        for r in &pp.batch {
+            let (client, t) = (r.body.client, r.body.timestamp);
+            self.in_progress.remove(&(client, t));
+            if let Some(result) = self.state.execute(client, t, &r.body.op) {
+                replies.push((client, t, result));
+            }
+        }
+        self.last_executed = seq;
+        self.last_progress_ms = self.now_ms;
+        out.push(Output::Persist(Record::Executed { seq, digest }));
+        out.push(Output::Executed { seq, digest });
+        for (client, t, result) in replies {
+            self.send_reply(client, t, result, out);
+        }
+        if seq % self.params.checkpoint_interval == 0 {
+            self.make_checkpoint(seq, out);
+        }
+    }
+
+    fn send_reply(
+        &mut self,
+        client: u64,
+        timestamp: u64,
+        result: crate::state_machine::OpResult,
+        out: &mut Vec<Output>,
+    ) {
+        let reply = Reply {
+            view: self.view,
+            timestamp,
+            client,
+            replica: self.id,
+            result,
+        };
+        out.push(Output::Reply { client, reply });
+    }
+}

@@ -1,0 +1,38 @@
+//! `replica`: a PBFT (Castro & Liskov, OSDI 1999) replicated key-value store, the
+//! system under test of the fault-injection harness.
+//!
+//! Map of the crate:
+//! - [`messages`]: the PBFT messages (REQUEST, PRE-PREPARE with a batch, PREPARE,
+//!   COMMIT, REPLY, CHECKPOINT, STATUS, VIEW-CHANGE, NEW-VIEW), JSON on the wire.
+//! - [`crypto`]: ed25519 signatures, SHA-256 digests, the [`crypto::Verifier`].
+//! - [`core`]: the sans-IO protocol engine, `Replica::handle(Input) -> Vec<Output>`.
+//! - [`state_machine`]: the key-value map (read, write, cas, append) and client table.
+//! - [`storage`]: the write-ahead log and snapshots on disk, and recovery.
+//! - [`cli`]: the `replica` binary's flags and entry point (shared with the harness).
+//! - [`client`]: the client protocol (sans-IO) and an async HTTP client.
+//! - [`config`]: the cluster file, key files, protocol parameters.
+//! - [`server`]: the HTTP shell (axum) that runs the engine: `/pbft`, `/request`,
+//!   `/status`, `/log`, `/clock`.
+//! - [`clock`]: the injectable clock (offset and rate) the engine is ticked with.
+//! - [`local_cluster`]: start `replica` processes on loopback (tests, benchmark, harness).
+//! - [`error`]: the crate's error type.
+
+pub mod cli;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod core;
+pub mod crypto;
+pub mod error;
+pub mod local_cluster;
+pub mod messages;
+pub mod server;
+pub mod state_machine;
+pub mod storage;
+
+pub use crate::client::{Client, ClientError, ClientProtocol};
+pub use crate::config::{ClusterConfig, FsyncPolicy, ProtocolConfig};
+pub use crate::core::{Input, Output, Replica, ReplicaStatus};
+pub use crate::error::{Error, Result};
+pub use crate::messages::PeerMessage;
+pub use crate::state_machine::{OpResult, Operation};

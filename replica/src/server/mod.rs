@@ -1,0 +1,260 @@
+//! The HTTP shell around the engine (axum), bound to 127.0.0.1:
+//!
+//! | route | |
+//! |---|---|
+//! | `POST /pbft` | a [`PeerMessage`] from another replica (202 accepted, 403 bad signature) |
+//! | `POST /request` | a signed client request; answers with this replica's signed REPLY once executed, or 504 `{"error":"timeout"}` |
+//! | `GET /status` | [`ReplicaStatus`] |
+//! | `GET /log` | `[{"seq":n,"digest":hex}, ...]`, every executed sequence number |
+//! | `GET /clock`, `POST /clock` | [`ClockSettings`] `{"offset_ms":i64,"rate":f64}` |
+//!
+//! Signatures are verified in the request handlers (on tokio's worker threads), so
+//! the engine task stays single-threaded and only sees [`Verified`] inputs.
+
+pub mod network;
+pub mod node;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ed25519_dalek::SigningKey;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::clock::{Clock, ClockSettings};
+use crate::config::{ClusterConfig, FsyncPolicy, ProtocolConfig};
+use crate::core::{Input, Replica, ReplicaStatus};
+use crate::crypto::{Signed, Verified, Verifier};
+use crate::error::{Error, Result};
+use crate::messages::{PeerMessage, ReplicaId, Request};
+use crate::storage::{LogEntry, Storage};
+use node::CoreMsg;
+
+/// Everything a replica process needs to run.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// This replica's id.
+    pub id: ReplicaId,
+    /// The cluster file.
+    pub cluster: ClusterConfig,
+    /// This replica's signing key.
+    pub key: SigningKey,
+    /// Where the WAL, snapshot and history live.
+    pub data_dir: PathBuf,
+    /// fsync policy of the WAL.
+    pub fsync: FsyncPolicy,
+    /// Protocol parameters.
+    pub protocol: ProtocolConfig,
+    /// How long `POST /request` waits for execution.
+    pub request_timeout: Duration,
+}
+
+#[derive(Clone)]
+struct AppState {
+    core: mpsc::Sender<CoreMsg>,
+    verifier: Arc<Verifier>,
+    clock: Arc<Clock>,
+    request_timeout: Duration,
+}
+
+/// A replica bound to its listen address, ready to [`Server::serve`].
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+    core: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl Server {
+    /// Recovers from the data directory, starts the engine task and binds the
+    /// listen address from the cluster file (it must be a 127.0.0.1 address).
+    pub async fn start(opts: ServerOptions) -> Result<Self> {
+        opts.cluster.validate()?;
+        opts.protocol.validate()?;
+        let me = opts.cluster.replicas.get(opts.id as usize).ok_or_else(|| {
+            Error::Config(format!("replica id {} is not in the cluster file", opts.id))
+        })?;
+        let public = hex::encode(opts.key.verifying_key().as_bytes());
+        if public != me.public_key {
+            return Err(Error::Config(format!(
+                "the key file does not match replica {}'s public key in the cluster file",
+                opts.id
+            )));
+        }
+        let addr: SocketAddr = me
+            .listen
+            .parse()
+            .map_err(|e| Error::Config(format!("listen address {:?}: {e}", me.listen)))?;
+        if !addr.ip().is_loopback() {
+            return Err(Error::Config(format!(
+                "listen address {addr} is not loopback"
+            )));
+        }
+        let verifier = Arc::new(Verifier::new(&opts.cluster)?);
+        let (storage, recovered) = Storage::open(&opts.data_dir, opts.fsync)?;
+        let n = opts.cluster.n();
+        let replica = Replica::recover(
+            opts.id,
+            n,
+            opts.protocol.clone(),
+            opts.key.clone(),
+            recovered.snapshot,
+            recovered.records,
+        );
+        tracing::info!(
+            replica = opts.id,
+            last_executed = replica.last_executed(),
+            history = recovered.history.len(),
+            "recovered from {}",
+            opts.data_dir.display()
+        );
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| Error::io("bind", PathBuf::from(addr.to_string()), e))?;
+        let clock = Arc::new(Clock::new());
+        let (tx, rx) = mpsc::channel(8192);
+        let net = network::Network::start(&opts.cluster, opts.id);
+        let node = node::Node {
+            replica,
+            key: opts.key.clone(),
+            storage,
+            history: recovered.history,
+            net,
+            clock: clock.clone(),
+            tx: tx.clone(),
+        };
+        let core = tokio::spawn(node::run_core(node, rx));
+        let state = AppState {
+            core: tx,
+            verifier,
+            clock,
+            request_timeout: opts.request_timeout,
+        };
+        let router = Router::new()
+            .route("/pbft", post(pbft))
+            .route("/request", post(request))
+            .route("/status", get(status))
+            .route("/log", get(log))
+            .route("/clock", get(get_clock).post(set_clock))
+            .with_state(state);
+        Ok(Server {
+            listener,
+            router,
+            core,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        self.listener
+            .local_addr()
+            .map_err(|e| Error::io("local address", PathBuf::new(), e))
+    }
+
+    /// Serves until `shutdown` resolves or the engine stops (storage failure).
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown);
+        tokio::select! {
+            // The HTTP server ended (shutdown requested or accept failed).
+            r = serve => r.map_err(|e| Error::io("serve", PathBuf::new(), e)),
+            // The engine task ended: only on a storage error, which is fatal.
+            r = self.core => match r {
+                Ok(r) => r,
+                Err(e) => Err(Error::Config(format!("engine task failed: {e}"))),
+            },
+        }
+    }
+}
+
+fn error(status: StatusCode, msg: impl std::fmt::Display) -> Response {
+    (status, Json(json!({ "error": msg.to_string() }))).into_response()
+}
+
+async fn pbft(State(s): State<AppState>, body: axum::body::Bytes) -> Response {
+    let msg: PeerMessage = match serde_json::from_slice(&body) {
+        Ok(m) => m,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let verified = match s.verifier.verify_peer(msg) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::debug!(error = %e, "peer message rejected");
+            return error(StatusCode::FORBIDDEN, e);
+        }
+    };
+    if s.core
+        .send(CoreMsg::Input(Input::Peer(verified)))
+        .await
+        .is_err()
+    {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    StatusCode::ACCEPTED.into_response()
+}
+
+async fn request(State(s): State<AppState>, body: axum::body::Bytes) -> Response {
+    let req: Signed<Request> = match serde_json::from_slice(&body) {
+        Ok(m) => m,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let request: Verified<Signed<Request>> = match s.verifier.verified_request(req) {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::FORBIDDEN, e),
+    };
+    let (tx, rx) = oneshot::channel();
+    if s.core
+        .send(CoreMsg::Request {
+            request,
+            reply_to: tx,
+        })
+        .await
+        .is_err()
+    {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    match tokio::time::timeout(s.request_timeout, rx).await {
+        Ok(Ok(reply)) => Json(reply).into_response(),
+        _ => error(StatusCode::GATEWAY_TIMEOUT, "timeout"),
+    }
+}
+
+async fn status(State(s): State<AppState>) -> Response {
+    let (tx, rx) = oneshot::channel();
+    let _ = s.core.send(CoreMsg::Status(tx)).await;
+    match rx.await {
+        Ok(st) => Json::<ReplicaStatus>(st).into_response(),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+    }
+}
+
+async fn log(State(s): State<AppState>) -> Response {
+    let (tx, rx) = oneshot::channel();
+    let _ = s.core.send(CoreMsg::Log(tx)).await;
+    match rx.await {
+        Ok(h) => Json::<Vec<LogEntry>>(h).into_response(),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+    }
+}
+
+async fn get_clock(State(s): State<AppState>) -> Json<ClockSettings> {
+    Json(s.clock.settings())
+}
+
+async fn set_clock(
+    State(s): State<AppState>,
+    Json(settings): Json<ClockSettings>,
+) -> Json<ClockSettings> {
+    s.clock.set(settings);
+    Json(s.clock.settings())
+}

@@ -1,0 +1,341 @@
+//! A deterministic in-memory network for the sans-IO core: one seeded ChaCha RNG
+//! decides delays (hence reordering), duplication and loss. Run with
+//! `PBFT_SIM_SEED=<n>` to reproduce a failing seed.
+
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::collections::{BTreeMap, HashMap};
+
+use ed25519_dalek::SigningKey;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use replica::client::ClientProtocol;
+use replica::config::{ClusterConfig, ProtocolConfig};
+use replica::core::record::{Record, Snapshot};
+use replica::core::{Input, Output, Replica};
+use replica::crypto::{Digest, Signed, Verified, Verifier};
+use replica::messages::{PeerMessage, Reply, Request};
+use replica::state_machine::{OpResult, Operation};
+
+/// Fault probabilities of the simulated network.
+#[derive(Clone, Copy, Debug)]
+pub struct Faults {
+    pub drop: f64,
+    pub duplicate: f64,
+    pub max_delay_ms: u64,
+}
+
+enum Payload {
+    Peer(PeerMessage),
+    Request(Signed<Request>),
+    Reply(Signed<Reply>),
+}
+
+struct Envelope {
+    at: u64,
+    to: usize,
+    payload: Payload,
+}
+
+pub struct SimClient {
+    pub proto: ClientProtocol,
+    pub ops: Vec<Operation>,
+    pub done: Vec<OpResult>,
+    pub current: Option<(Signed<Request>, u64)>,
+}
+
+pub struct Sim {
+    pub rng: ChaCha8Rng,
+    pub now: u64,
+    pub replicas: Vec<Replica>,
+    pub keys: Vec<SigningKey>,
+    pub client_keys: Vec<(u64, SigningKey)>,
+    pub config: ClusterConfig,
+    pub verifier: Verifier,
+    pub clients: Vec<SimClient>,
+    pub executed: Vec<Vec<(u64, Digest)>>,
+    pub faults: Faults,
+    pub rejected: usize,
+    queue: Vec<Envelope>,
+    pub retransmit_ms: u64,
+    /// Verification is a pure function of the message: identical copies (a broadcast,
+    /// a duplicate) are verified once to keep debug-build tests fast.
+    verified: HashMap<Digest, Option<Verified<PeerMessage>>>,
+    /// What each replica persisted: its last stable snapshot and the WAL after it
+    /// (the same compaction rule as `storage`).
+    pub disks: Vec<(Option<Snapshot>, Vec<Record>)>,
+    pub params: ProtocolConfig,
+}
+
+pub fn seed_from_env(default: u64) -> u64 {
+    std::env::var("PBFT_SIM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+impl Sim {
+    pub fn new(
+        seed: u64,
+        f: usize,
+        clients: usize,
+        faults: Faults,
+        params: ProtocolConfig,
+    ) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let n = 3 * f + 1;
+        let keys: Vec<SigningKey> = (0..n).map(|_| SigningKey::generate(&mut rng)).collect();
+        let client_keys: Vec<(u64, SigningKey)> = (0..clients as u64)
+            .map(|c| (c, SigningKey::generate(&mut rng)))
+            .collect();
+        let listen: Vec<String> = (0..n).map(|i| format!("sim:{i}")).collect();
+        let config = ClusterConfig::local(f, &keys, &listen, &client_keys);
+        let verifier = Verifier::new(&config).unwrap();
+        let replicas = (0..n)
+            .map(|i| Replica::new(i as u32, n, params.clone(), keys[i].clone()))
+            .collect();
+        let clients = client_keys
+            .iter()
+            .map(|(id, k)| SimClient {
+                proto: ClientProtocol::new(&config, *id, k.clone()).unwrap(),
+                ops: Vec::new(),
+                done: Vec::new(),
+                current: None,
+            })
+            .collect();
+        Sim {
+            rng,
+            now: 0,
+            replicas,
+            keys,
+            client_keys,
+            config,
+            verifier,
+            clients,
+            executed: vec![Vec::new(); n],
+            faults,
+            rejected: 0,
+            queue: Vec::new(),
+            retransmit_ms: 200,
+            verified: HashMap::new(),
+            disks: vec![(None, Vec::new()); n],
+            params,
+        }
+    }
+
+    fn n(&self) -> usize {
+        self.replicas.len()
+    }
+
+    fn post(&mut self, to: usize, payload: Payload) {
+        if self.rng.gen_bool(self.faults.drop) {
+            return;
+        }
+        let copies = if self.rng.gen_bool(self.faults.duplicate) {
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            let at = self.now + self.rng.gen_range(0..=self.faults.max_delay_ms);
+            let payload = match &payload {
+                Payload::Peer(m) => Payload::Peer(m.clone()),
+                Payload::Request(r) => Payload::Request(r.clone()),
+                Payload::Reply(r) => Payload::Reply(r.clone()),
+            };
+            self.queue.push(Envelope { at, to, payload });
+        }
+    }
+
+    /// Feeds one input to replica `i` and routes its outputs.
+    pub fn deliver(&mut self, i: usize, input: Input) -> Vec<Output> {
+        let outputs = self.replicas[i].handle(input);
+        for o in &outputs {
+            match o {
+                Output::Send { to, msg } => self.post(*to as usize, Payload::Peer(msg.clone())),
+                Output::Broadcast(msg) => {
+                    for j in 0..self.n() {
+                        if j != i {
+                            self.post(j, Payload::Peer(msg.clone()));
+                        }
+                    }
+                }
+                Output::Reply { client, reply } => {
+                    let signed = Signed::sign(reply.clone(), &self.keys[i]);
+                    self.post(*client as usize, Payload::Reply(signed));
+                }
+                Output::Executed { seq, digest } => self.executed[i].push((*seq, *digest)),
+                Output::Rejected { .. } => self.rejected += 1,
+                Output::Persist(Record::Stable(s)) => {
+                    let disk = &mut self.disks[i];
+                    disk.1.retain(|r| r.seq() > s.seq);
+                    disk.0 = Some((**s).clone());
+                }
+                Output::Persist(r) => self.disks[i].1.push(r.clone()),
+                Output::SetTimer { .. } => {}
+            }
+        }
+        outputs
+    }
+
+    fn client_step(&mut self, c: usize) {
+        let now = self.now;
+        let retransmit = self.retransmit_ms;
+        let cl = &mut self.clients[c];
+        let send_to_all;
+        let request = match &cl.current {
+            Some((req, sent)) if now >= sent + retransmit => {
+                send_to_all = true;
+                req.clone()
+            }
+            Some(_) => return,
+            None => {
+                if cl.done.len() == cl.ops.len() {
+                    return;
+                }
+                let op = cl.ops[cl.done.len()].clone();
+                send_to_all = true;
+                cl.proto.start(op, now * 1000)
+            }
+        };
+        cl.current = Some((request.clone(), now));
+        if send_to_all {
+            for i in 0..self.n() {
+                self.post(i, Payload::Request(request.clone()));
+            }
+        }
+    }
+
+    /// `kill -9` of replica `i` and restart: everything not persisted is lost, and
+    /// messages in flight to it are dropped.
+    pub fn crash_and_recover(&mut self, i: usize) {
+        self.queue.retain(|e| {
+            !(e.to == i && matches!(e.payload, Payload::Peer(_) | Payload::Request(_)))
+        });
+        let (snapshot, records) = self.disks[i].clone();
+        let n = self.n();
+        self.replicas[i] = Replica::recover(
+            i as u32,
+            n,
+            self.params.clone(),
+            self.keys[i].clone(),
+            snapshot,
+            records,
+        );
+        // The executed history is kept on disk too (history.jsonl): truncate ours to
+        // what the recovered replica has executed, which must be a prefix.
+        let last = self.replicas[i].last_executed() as usize;
+        assert!(
+            self.executed[i].len() >= last,
+            "recovered past what was executed"
+        );
+        self.executed[i].truncate(last);
+    }
+
+    /// Verifies a peer message (memoized by content).
+    pub fn verify(&mut self, m: PeerMessage) -> Option<Verified<PeerMessage>> {
+        let key = Digest::of(&serde_json::to_vec(&m).unwrap());
+        if let Some(v) = self.verified.get(&key) {
+            return v.clone();
+        }
+        let v = self.verifier.verify_peer(m).ok();
+        self.verified.insert(key, v.clone());
+        v
+    }
+
+    /// Runs until every client finished (or `limit_ms` passed); returns true if finished.
+    pub fn run(&mut self, limit_ms: u64) -> bool {
+        let end = self.now + limit_ms;
+        while self.now < end {
+            for c in 0..self.clients.len() {
+                self.client_step(c);
+            }
+            // Deliver everything due, in random order.
+            let mut due: Vec<Envelope> = Vec::new();
+            let mut i = 0;
+            while i < self.queue.len() {
+                if self.queue[i].at <= self.now {
+                    due.push(self.queue.swap_remove(i));
+                } else {
+                    i += 1;
+                }
+            }
+            while !due.is_empty() {
+                let k = self.rng.gen_range(0..due.len());
+                let env = due.swap_remove(k);
+                match env.payload {
+                    Payload::Peer(m) => match self.verify(m) {
+                        Some(v) => {
+                            self.deliver(env.to, Input::Peer(v));
+                        }
+                        None => self.rejected += 1,
+                    },
+                    Payload::Request(r) => {
+                        let v = self.verifier.verified_request(r).unwrap();
+                        self.deliver(env.to, Input::Request(v));
+                    }
+                    Payload::Reply(r) => {
+                        let cl = &mut self.clients[env.to];
+                        if let Some(result) = cl.proto.on_reply(&r) {
+                            if cl
+                                .current
+                                .as_ref()
+                                .is_some_and(|(q, _)| q.body.timestamp == r.body.timestamp)
+                            {
+                                cl.current = None;
+                                cl.done.push(result);
+                            }
+                        }
+                    }
+                }
+            }
+            if self.now % 10 == 0 {
+                for i in 0..self.n() {
+                    let now = self.now;
+                    self.deliver(i, Input::Tick { now_ms: now });
+                }
+            }
+            self.now += 1;
+            if self.clients.iter().all(|c| c.done.len() == c.ops.len()) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Lets the replicas exchange retransmissions without client load.
+    pub fn settle(&mut self, ms: u64) {
+        for c in &mut self.clients {
+            c.ops.truncate(c.done.len());
+        }
+        let end = self.now + ms;
+        while self.now < end {
+            self.run(1);
+        }
+    }
+
+    pub fn assert_agreement(&self, seed: u64) {
+        let longest = self.executed.iter().max_by_key(|e| e.len()).unwrap();
+        for (i, e) in self.executed.iter().enumerate() {
+            assert_eq!(
+                &longest[..e.len()],
+                &e[..],
+                "replica {i} diverged; reproduce with PBFT_SIM_SEED={seed}"
+            );
+            let seqs: Vec<u64> = e.iter().map(|(s, _)| *s).collect();
+            let expect: Vec<u64> = (1..=e.len() as u64).collect();
+            assert_eq!(
+                seqs, expect,
+                "replica {i} skipped a sequence number; PBFT_SIM_SEED={seed}"
+            );
+        }
+    }
+
+    pub fn states_by_replica(&self) -> BTreeMap<usize, (u64, String)> {
+        self.replicas
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (i, (r.last_executed(), r.status().state_digest)))
+            .collect()
+    }
+}
