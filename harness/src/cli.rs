@@ -1,7 +1,9 @@
 //! The command line, declared with clap.
 
+use crate::run_config::{Fsync, ProgressMode};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use workloads::{KeyDist, WorkloadKind};
 
 /// A Jepsen-style fault-injection harness for a PBFT key-value store.
 #[derive(Debug, Parser)]
@@ -26,6 +28,21 @@ pub(crate) enum Command {
     /// DIR holds a VERDICTS.tsv (file, model, expected, ops, peer time) as in shared/data.
     /// Prints per-file and total times; exits 1 if any verdict differs from the expected one.
     BenchCheck(BenchCheckArgs),
+    /// Run one test: start a PBFT cluster, drive clients against it, record and check the
+    /// history.
+    ///
+    /// The run goes to STORE/NAME/TIMESTAMP/ (test.json, history.jsonl, results.json,
+    /// replicas/*/replica.log; STORE/latest points to it). Every flag can also be set in
+    /// a TOML file (--config), with the same names in snake_case (e.g. `time_limit = 30`);
+    /// flags override the file. Exit status: 0 valid, 1 invalid, 2 unknown, 254 bad
+    /// arguments, 255 the run itself broke.
+    Run(RunArgs),
+    /// Re-check a stored run: reads DIR/test.json and DIR/history.jsonl, rewrites the
+    /// verdict in DIR/results.json and exits by it (0 valid, 1 invalid, 2 unknown).
+    Analyze(AnalyzeArgs),
+    /// Run one replica process (what `harness run` starts; not for direct use).
+    #[command(hide = true)]
+    Replica(ReplicaArgs),
 }
 
 /// Arguments of `harness check`.
@@ -86,4 +103,107 @@ pub(crate) struct BenchCheckArgs {
     /// Also check a generated kv history of OPS operations over KEYS keys (e.g. 1000000:1000).
     #[arg(long, value_name = "OPS:KEYS")]
     pub(crate) synthetic: Option<String>,
+}
+
+/// Arguments of `harness run`. Every setting is optional here so that a `--config` file
+/// can supply it; the defaults shown are those of [`crate::run_config::RunConfig`].
+#[derive(Debug, Default, Args)]
+pub(crate) struct RunArgs {
+    /// TOML file with any of the settings below (snake_case keys); flags override it
+    /// [default: none].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Workload: register (one key, read/write/cas), kv (many keys, read/write/cas),
+    /// append (list append and read) [default: register].
+    #[arg(long, short = 'w', value_parser = |s: &str| s.parse::<WorkloadKind>())]
+    pub(crate) workload: Option<WorkloadKind>,
+    /// Test name: the run is stored in STORE/NAME/TIMESTAMP [default: the workload's name].
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// Fault bound f: the cluster has n = 3f+1 replicas [default: 1].
+    #[arg(long = "f", value_name = "F")]
+    pub(crate) f: Option<usize>,
+    /// Logical client processes running at once [default: 5].
+    #[arg(long, short = 'c')]
+    pub(crate) concurrency: Option<usize>,
+    /// Target rate over all clients, operations per second [default: 50].
+    #[arg(long, short = 'r')]
+    pub(crate) rate: Option<f64>,
+    /// Seconds of workload before the final reads [default: 60].
+    #[arg(long, short = 't', value_name = "SECONDS")]
+    pub(crate) time_limit: Option<u64>,
+    /// Per-operation timeout in ms; an operation that times out is indeterminate (info)
+    /// and its process is retired [default: 2000].
+    #[arg(long, value_name = "MS")]
+    pub(crate) op_timeout_ms: Option<u64>,
+    /// Number of keys of the kv and append workloads [default: 10].
+    #[arg(long)]
+    pub(crate) keys: Option<usize>,
+    /// How kv and append operations pick keys: uniform or zipf [default: uniform].
+    #[arg(long, value_parser = |s: &str| s.parse::<KeyDist>())]
+    pub(crate) key_dist: Option<KeyDist>,
+    /// Exponent s of the zipf key distribution [default: 1].
+    #[arg(long, value_name = "S")]
+    pub(crate) zipf_exponent: Option<f64>,
+    /// Written and cas values are drawn from 0..VALUES (register, kv) [default: 5].
+    #[arg(long)]
+    pub(crate) values: Option<u64>,
+    /// Seed of every random choice; the seed of a run is printed and stored in test.json
+    /// [default: from the clock].
+    #[arg(long)]
+    pub(crate) seed: Option<u64>,
+    /// Directory of the run store [default: store].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) store: Option<PathBuf>,
+    /// Start this replica binary instead of re-executing the harness as a replica
+    /// [default: none].
+    #[arg(long, value_name = "PATH")]
+    pub(crate) replica_bin: Option<PathBuf>,
+    /// When replicas fsync their write-ahead log: always, batch, never [default: always].
+    #[arg(long, value_enum)]
+    pub(crate) fsync: Option<Fsync>,
+    /// One more flag for every replica, verbatim (repeat it, e.g.
+    /// --replica-arg=--batch-size --replica-arg=1) [default: none].
+    #[arg(long = "replica-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub(crate) replica_args: Vec<String>,
+    /// Seconds to wait for every replica to answer GET /status [default: 20].
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) ready_timeout: Option<u64>,
+    /// Seconds the checker may take before answering unknown (0: no limit) [default: 300].
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) check_timeout: Option<u64>,
+    /// Progress display: auto (a bar on a terminal, nothing when CI is set, else a line
+    /// every 5 s), bar, plain, none [default: auto].
+    #[arg(long, value_enum)]
+    pub(crate) progress: Option<ProgressMode>,
+}
+
+/// Arguments of `harness analyze`.
+#[derive(Debug, Args)]
+pub(crate) struct AnalyzeArgs {
+    /// A run directory (e.g. store/latest).
+    pub(crate) dir: PathBuf,
+    /// Seconds the checker may take before answering unknown (0: no limit).
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub(crate) check_timeout: u64,
+    /// Print the result only; leave results.json as it is.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+/// Arguments of the hidden `harness replica`: guard flags, then `--` and the replica's own
+/// flags (those of `replica --help`).
+#[derive(Debug, Args)]
+pub(crate) struct ReplicaArgs {
+    /// Exit at once unless this process's parent is PID (closes the race between fork and
+    /// arming the parent-death signal).
+    #[arg(long, value_name = "PID")]
+    pub(crate) parent_pid: Option<i32>,
+    /// Execute this replica binary (keeping the parent-death signal) instead of running
+    /// the replica in this process.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) exec: Option<PathBuf>,
+    /// The replica's flags.
+    #[arg(last = true, allow_hyphen_values = true)]
+    pub(crate) args: Vec<String>,
 }

@@ -5,8 +5,21 @@
 //! itself broke), print errors with their full context chain.
 
 mod cli;
+mod cluster;
 mod commands;
 mod exit;
+mod history_check;
+mod limiter;
+mod nemesis;
+mod progress;
+mod recorder;
+mod replica_entry;
+mod results;
+mod run_config;
+mod shutdown;
+mod stats;
+mod store;
+mod workers;
 
 use clap::Parser;
 use exit::Exit;
@@ -24,13 +37,16 @@ fn main() {
             std::process::exit(code);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // A replica process sets up its own logging.
+    if !matches!(cli.command, cli::Command::Replica(_)) {
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            )
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let code = match commands::run(cli.command) {
         Ok(exit) => exit.code(),
         Err(failure) => {

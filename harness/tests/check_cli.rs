@@ -12,7 +12,9 @@ fn harness(args: &[&str]) -> Output {
 }
 
 fn data(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data").join(rel);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(rel);
     p.exists().then_some(p)
 }
 
@@ -44,8 +46,19 @@ fn valid_jsonl_history_exits_0() {
 {"index":3,"process":1,"type":"ok","f":"read","value":1,"time":4}
 "#,
     );
-    let out = harness(&["check", file.to_str().unwrap(), "--model", "register", "--witness"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = harness(&[
+        "check",
+        file.to_str().unwrap(),
+        "--model",
+        "register",
+        "--witness",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let result = json(&out);
     assert_eq!(result["verdict"], "valid");
     assert_eq!(result["witness"][0]["order"], serde_json::json!([0, 1]));
@@ -97,7 +110,12 @@ fn bad_arguments_exit_254() {
         vec!["check", file.to_str().unwrap(), "--no-such-flag"],
     ] {
         let out = harness(&args);
-        assert_eq!(out.status.code(), Some(254), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(254),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(!out.stderr.is_empty());
     }
 }
@@ -117,13 +135,21 @@ fn model_mismatch_exits_254() {
 
 #[test]
 fn etcd_log_and_knossos_edn_get_their_verdicts() {
-    let (Some(etcd), Some(knossos)) = (data("etcd/etcd_002.log"), data("knossos/cas-failure.edn")) else {
+    let (Some(etcd), Some(knossos)) = (data("etcd/etcd_002.log"), data("knossos/cas-failure.edn"))
+    else {
         eprintln!("skipping: shared/data is absent");
         return;
     };
     let out = harness(&["check", etcd.to_str().unwrap(), "--model", "cas-register"]);
     assert_eq!(out.status.code(), Some(0));
-    let out = harness(&["check", knossos.to_str().unwrap(), "--model", "cas-register", "--initial", "0"]);
+    let out = harness(&[
+        "check",
+        knossos.to_str().unwrap(),
+        "--model",
+        "cas-register",
+        "--initial",
+        "0",
+    ]);
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -136,10 +162,23 @@ fn budget_exhaustion_is_unknown_not_a_guess() {
     // The plain whole-state search cannot decide this file; with a short limit it must
     // answer unknown (exit 2), never valid or invalid.
     let out = harness(&[
-        "check", kv.to_str().unwrap(), "--model", "kv", "--initial", "\"\"", "--no-partition",
-        "--plain-search", "--timeout", "0.5",
+        "check",
+        kv.to_str().unwrap(),
+        "--model",
+        "kv",
+        "--initial",
+        "\"\"",
+        "--no-partition",
+        "--plain-search",
+        "--timeout",
+        "0.5",
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let result = json(&out);
     assert_eq!(result["verdict"], "unknown");
     assert!(result["reason"].as_str().unwrap().contains("time limit"));

@@ -1,8 +1,11 @@
 //! One file per command; `run` dispatches.
 
+mod analyze;
 mod bench_check;
 mod check;
 pub(crate) mod load;
+mod replica;
+mod run;
 
 use crate::cli::Command;
 use crate::exit::{Exit, Failure};
@@ -12,5 +15,8 @@ pub(crate) fn run(command: Command) -> Result<Exit, Failure> {
     match command {
         Command::Check(args) => check::run(&args),
         Command::BenchCheck(args) => bench_check::run(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Analyze(args) => analyze::run(&args),
+        Command::Replica(args) => replica::run(&args),
     }
 }

@@ -1,0 +1,59 @@
+//! `harness analyze DIR`: re-check a stored run's history.
+
+use crate::cli::AnalyzeArgs;
+use crate::exit::{Exit, ExitContext, Failure};
+use crate::history_check::{check_history, read_history};
+use crate::run_config::RunConfig;
+use crate::store::write_json;
+use anyhow::{anyhow, Context};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// The part of `test.json` analysis needs.
+#[derive(Debug, Deserialize)]
+struct StoredTest {
+    config: RunConfig,
+}
+
+/// Runs `harness analyze`.
+pub(crate) fn run(args: &AnalyzeArgs) -> Result<Exit, Failure> {
+    let test_path = args.dir.join("test.json");
+    let text = std::fs::read_to_string(&test_path)
+        .with_context(|| format!("cannot read {}", test_path.display()))
+        .or_exit(Exit::BadInput)?;
+    let test: StoredTest = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a harness test.json", test_path.display()))
+        .or_exit(Exit::BadInput)?;
+    let workload = test.config.workload;
+    let ops = read_history(&args.dir.join("history.jsonl")).or_exit(Exit::BadInput)?;
+    let check = check_history(ops, workload, args.check_timeout).or_exit(Exit::BadInput)?;
+    let verdict = check.verdict;
+    println!(
+        "{}: {} workload, {:?} ({} model, {} ops, {} key(s), {:.1} ms)",
+        args.dir.display(),
+        workload,
+        verdict,
+        check.model,
+        check.ops,
+        check.keys,
+        check.elapsed_ms
+    );
+    if !args.dry_run {
+        let results_path = args.dir.join("results.json");
+        let mut results = match std::fs::read_to_string(&results_path) {
+            Ok(text) => serde_json::from_str::<Value>(&text)
+                .ok()
+                .filter(Value::is_object)
+                .ok_or_else(|| anyhow!("{} is not a JSON object", results_path.display()))
+                .or_exit(Exit::BadInput)?,
+            Err(_) => json!({}),
+        };
+        results["verdict"] = json!(verdict);
+        results["check"] = serde_json::to_value(&check)
+            .context("cannot render the check result")
+            .or_exit(Exit::Broken)?;
+        results["analyzed_at"] = json!(chrono::Local::now().to_rfc3339());
+        write_json(&results_path, &results).or_exit(Exit::Broken)?;
+    }
+    Ok(verdict.into())
+}

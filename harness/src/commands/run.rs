@@ -1,0 +1,257 @@
+//! `harness run`: one test, end to end.
+//!
+//! ```text
+//! resolve config ─▶ run dir + test.json ─▶ recorder ─▶ cluster (3f+1 replicas, ready)
+//!   ─▶ workers at --rate for --time-limit (nemesis seam alongside) ─▶ final reads
+//!   ─▶ stop cluster ─▶ close history ─▶ check ─▶ results.json, summary, exit status
+//! ```
+//!
+//! Ctrl-C or SIGTERM ends the workload early: no final reads, but the cluster is
+//! stopped, the partial history checked and results written (exit 1 if it is invalid,
+//! else 255). Anything that breaks after the run directory exists still leaves a
+//! `results.json` with the error.
+
+use crate::cli::RunArgs;
+use crate::cluster::process::Launcher;
+use crate::cluster::{Cluster, ClusterSpec, ReplicaExit};
+use crate::exit::{Exit, ExitContext, Failure};
+use crate::history_check::{check_history, read_history};
+use crate::limiter::Limiter;
+use crate::nemesis::{CurrentFault, Nemesis, NemesisContext};
+use crate::progress::Progress;
+use crate::recorder::Recorder;
+use crate::results::{counts, processes, RunResults, Window};
+use crate::run_config::RunConfig;
+use crate::shutdown::{interrupts, stop_flag};
+use crate::stats::Stats;
+use crate::store::{create_run_dir, write_json};
+use crate::workers::{final_reads, run_slot, Shared};
+use anyhow::{anyhow, Context, Result};
+use checker::Verdict;
+use serde_json::json;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use workloads::Generator;
+
+/// How long replicas get to exit after SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs `harness run`.
+pub(crate) fn run(args: &RunArgs) -> Result<Exit, Failure> {
+    let config = RunConfig::resolve(args).or_exit(Exit::BadInput)?;
+    let launcher =
+        Launcher::new(config.replica_bin.clone(), config.replica_flags()).or_exit(Exit::Broken)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .or_exit(Exit::Broken)?;
+    runtime.block_on(run_test(config, launcher))
+}
+
+/// What the workload phase produced.
+struct Driven {
+    stats: Stats,
+    window: Window,
+    replicas: Vec<ReplicaExit>,
+    interrupted: bool,
+}
+
+async fn run_test(config: RunConfig, launcher: Launcher) -> Result<Exit, Failure> {
+    let run_dir = create_run_dir(&config.store, config.name()).or_exit(Exit::Broken)?;
+    let test = json!({
+        "name": config.name(),
+        "seed": config.seed(),
+        "n": config.n(),
+        "model": config.workload.model_name(),
+        "command_line": std::env::args().collect::<Vec<_>>(),
+        "reproduce": config.reproduce_command(),
+        "started_at": chrono::Local::now().to_rfc3339(),
+        "harness_version": env!("CARGO_PKG_VERSION"),
+        "config": &config,
+    });
+    write_json(&run_dir.join("test.json"), &test).or_exit(Exit::Broken)?;
+    eprintln!(
+        "harness: {} workload, {} replicas, {} s at {}/s, seed {}\nharness: run directory {}",
+        config.workload,
+        config.n(),
+        config.time_limit,
+        config.rate,
+        config.seed(),
+        run_dir.display()
+    );
+    let mut results = RunResults {
+        verdict: None,
+        error: None,
+        interrupted: false,
+        workload: config.workload.name().into(),
+        model: config.workload.model_name().into(),
+        seed: config.seed(),
+        counts: Default::default(),
+        workload_seconds: 0.0,
+        ops_per_sec: 0.0,
+        latency_us: Default::default(),
+        latency_us_by_f: Default::default(),
+        processes: 0,
+        nemesis_ops: 0,
+        replicas: Vec::new(),
+        reproduce: config.reproduce_command(),
+        check: None,
+    };
+    let outcome = drive(&config, launcher, &run_dir)
+        .await
+        .and_then(|driven| finish(&config, &run_dir, driven, &mut results));
+    let exit = match outcome {
+        Ok(exit) => Ok(exit),
+        Err(error) => {
+            results.error = Some(format!("{error:#}"));
+            Err(Failure {
+                error,
+                exit: Exit::Broken,
+            })
+        }
+    };
+    if let Err(e) = write_json(&run_dir.join("results.json"), &results) {
+        eprintln!("harness: error: {e:#}");
+    }
+    if results.verdict.is_some() {
+        println!("{}", results.summary());
+    }
+    println!("results: {}", run_dir.display());
+    if results.verdict == Some(Verdict::Invalid) {
+        println!("reproduce: {}", results.reproduce);
+    }
+    exit
+}
+
+/// Checks the history and fills in the results; the exit status follows the verdict.
+fn finish(
+    config: &RunConfig,
+    run_dir: &Path,
+    driven: Driven,
+    results: &mut RunResults,
+) -> Result<Exit> {
+    results.interrupted = driven.interrupted;
+    results.replicas = driven.replicas;
+    results.counts = counts(&driven.stats);
+    results.nemesis_ops = driven.stats.nemesis_ops();
+    results.latency_us = driven.stats.latency();
+    results.latency_us_by_f = driven.stats.latency_by_f();
+    results.workload_seconds = driven.window.seconds();
+    let ops = read_history(&run_dir.join("history.jsonl"))?;
+    results.ops_per_sec = driven.window.ops_per_sec(&ops);
+    results.processes = processes(&ops);
+    let check = check_history(ops, config.workload, config.check_timeout)?;
+    let verdict = check.verdict;
+    results.verdict = Some(verdict);
+    results.check = Some(check);
+    if driven.interrupted && verdict != Verdict::Invalid {
+        return Err(anyhow!(
+            "the run was interrupted (the partial history is {verdict:?})"
+        ));
+    }
+    Ok(verdict.into())
+}
+
+/// Starts the cluster, runs the workload and the final reads, stops the cluster and
+/// closes the history.
+async fn drive(config: &RunConfig, launcher: Launcher, run_dir: &Path) -> Result<Driven> {
+    let mut interrupt = interrupts()?;
+    let recorder = Recorder::start(&run_dir.join("history.jsonl"), Instant::now())?;
+    let spec = ClusterSpec {
+        f: config.f,
+        clients: config.concurrency,
+        seed: config.seed(),
+        ready_timeout: Duration::from_secs(config.ready_timeout),
+    };
+    // Spawned on this (the runtime's main) thread, which outlives the cluster: the
+    // replicas' parent-death signal is tied to it.
+    let cluster = Arc::new(Cluster::launch(run_dir, &spec, launcher, &mut interrupt).await?);
+    let generator = config.generator();
+    let slots = config.concurrency as u64;
+    let shared = Shared {
+        recorder: recorder.handle(),
+        op_timeout: Duration::from_millis(config.op_timeout_ms),
+        next_process: Arc::new(AtomicU64::new(slots)),
+    };
+    let (stop_workload, workload_stop) = stop_flag();
+    let (limiter, limiter_task) = Limiter::start(
+        config.rate,
+        config.concurrency,
+        config.seed(),
+        workload_stop.clone(),
+    );
+    let fault = CurrentFault::default();
+    let progress = Progress::start(
+        config.progress,
+        recorder.handle(),
+        fault.clone(),
+        config.time_limit,
+    );
+    let window_start = recorder.handle().elapsed();
+    let mut workers = Vec::with_capacity(config.concurrency);
+    for slot in 0..slots {
+        let client = cluster.client(slot as usize)?;
+        let generator = Generator::new(&generator, config.seed(), slot, slots)?;
+        workers.push(tokio::spawn(run_slot(
+            slot,
+            client,
+            generator,
+            limiter.clone(),
+            shared.clone(),
+            workload_stop.clone(),
+        )));
+    }
+    // The fault schedule of the nemesis issue plugs in here.
+    let nemesis: Option<Box<dyn Nemesis>> = None;
+    let nemesis_task = nemesis.map(|nemesis| {
+        tokio::spawn(nemesis.run(NemesisContext {
+            recorder: recorder.handle(),
+            cluster: Arc::clone(&cluster),
+            fault: fault.clone(),
+            stop: workload_stop.clone(),
+        }))
+    });
+    // The time limit, unless a signal comes first.
+    let interrupted = tokio::select! {
+        biased;
+        _ = interrupt.wait() => true,
+        _ = tokio::time::sleep(Duration::from_secs(config.time_limit)) => false,
+    };
+    stop_workload.stop();
+    let window_end = recorder.handle().elapsed();
+    let mut clients = Vec::with_capacity(workers.len());
+    for worker in workers {
+        clients.push(worker.await.context("a worker task failed")?);
+    }
+    let _ = limiter_task.await;
+    if let Some(task) = nemesis_task {
+        task.await.context("the nemesis task failed")??;
+    }
+    let interrupted = interrupted || interrupt.is_set();
+    if !interrupted {
+        let reads = generator.final_reads();
+        // The final reads, unless a signal comes first.
+        tokio::select! {
+            biased;
+            _ = interrupt.wait() => {}
+            _ = final_reads(clients, &reads, &shared) => {}
+        }
+    }
+    progress.finish().await;
+    let interrupted = interrupted || interrupt.is_set();
+    let replicas = cluster.stop(STOP_GRACE);
+    drop(shared);
+    let stats = recorder.finish()?;
+    Ok(Driven {
+        stats,
+        window: Window {
+            start: window_start.as_nanos() as u64,
+            end: window_end.as_nanos() as u64,
+        },
+        replicas,
+        interrupted,
+    })
+}

@@ -1,0 +1,419 @@
+//! The resolved configuration of `harness run`: defaults, then the `--config` TOML file,
+//! then the flags. Stored whole in the run's `test.json`.
+
+use crate::cli::RunArgs;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use workloads::{GeneratorConfig, KeyDist, WorkloadKind};
+
+/// When replicas fsync their write-ahead log (the replica's `--fsync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Fsync {
+    /// Before any message that depends on the records leaves.
+    Always,
+    /// Every few milliseconds in the background.
+    Batch,
+    /// Never (the OS decides).
+    Never,
+}
+
+impl Fsync {
+    /// The replica flag value.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Fsync::Always => "always",
+            Fsync::Batch => "batch",
+            Fsync::Never => "never",
+        }
+    }
+}
+
+/// How progress is shown while a run goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ProgressMode {
+    /// A bar on a terminal; nothing when `CI` is set; else a line every 5 s.
+    Auto,
+    /// A progress bar on stderr.
+    Bar,
+    /// A plain line on stderr every 5 s.
+    Plain,
+    /// Nothing.
+    None,
+}
+
+/// Everything that defines a run. Field names are the TOML keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RunConfig {
+    /// Test name (the store folder); `None` means the workload's name.
+    pub(crate) name: Option<String>,
+    /// The workload.
+    pub(crate) workload: WorkloadKind,
+    /// Fault bound; n = 3f+1 replicas.
+    pub(crate) f: usize,
+    /// Logical client processes at once.
+    pub(crate) concurrency: usize,
+    /// Target operations per second over all clients.
+    pub(crate) rate: f64,
+    /// Seconds of workload.
+    pub(crate) time_limit: u64,
+    /// Per-operation timeout, ms.
+    pub(crate) op_timeout_ms: u64,
+    /// Keys of the kv and append workloads.
+    pub(crate) keys: usize,
+    /// Key distribution.
+    pub(crate) key_dist: KeyDist,
+    /// Zipf exponent.
+    pub(crate) zipf_exponent: f64,
+    /// Values are drawn from `0..values`.
+    pub(crate) values: u64,
+    /// The seed; `None` until resolved from the clock.
+    pub(crate) seed: Option<u64>,
+    /// The run store.
+    pub(crate) store: PathBuf,
+    /// An external replica binary, or `None` to re-execute the harness.
+    pub(crate) replica_bin: Option<PathBuf>,
+    /// The replicas' fsync policy.
+    pub(crate) fsync: Fsync,
+    /// Extra replica flags, verbatim.
+    pub(crate) replica_args: Vec<String>,
+    /// Seconds to wait for the cluster to be ready.
+    pub(crate) ready_timeout: u64,
+    /// Checker budget in seconds (0: none).
+    pub(crate) check_timeout: u64,
+    /// Progress display.
+    pub(crate) progress: ProgressMode,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            name: None,
+            workload: WorkloadKind::Register,
+            f: 1,
+            concurrency: 5,
+            rate: 50.0,
+            time_limit: 60,
+            op_timeout_ms: 2000,
+            keys: 10,
+            key_dist: KeyDist::Uniform,
+            zipf_exponent: 1.0,
+            values: 5,
+            seed: None,
+            store: PathBuf::from("store"),
+            replica_bin: None,
+            fsync: Fsync::Always,
+            replica_args: Vec::new(),
+            ready_timeout: 20,
+            check_timeout: 300,
+            progress: ProgressMode::Auto,
+        }
+    }
+}
+
+impl RunConfig {
+    /// Defaults, overridden by the `--config` file, overridden by the flags; then the
+    /// seed (from the clock if not given) and the name are filled in and the whole is
+    /// validated. Errors here are bad input (exit 254).
+    pub(crate) fn resolve(args: &RunArgs) -> Result<RunConfig> {
+        let mut config = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("bad config file {}", path.display()))?
+            }
+            None => RunConfig::default(),
+        };
+        config.apply(args);
+        if config.seed.is_none() {
+            config.seed = Some(clock_seed());
+        }
+        if config.name.is_none() {
+            config.name = Some(config.workload.name().to_string());
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Overrides every setting given as a flag.
+    fn apply(&mut self, args: &RunArgs) {
+        fn set<T: Clone>(field: &mut T, flag: &Option<T>) {
+            if let Some(v) = flag {
+                *field = v.clone();
+            }
+        }
+        fn set_opt<T: Clone>(field: &mut Option<T>, flag: &Option<T>) {
+            if flag.is_some() {
+                field.clone_from(flag);
+            }
+        }
+        set_opt(&mut self.name, &args.name);
+        set(&mut self.workload, &args.workload);
+        set(&mut self.f, &args.f);
+        set(&mut self.concurrency, &args.concurrency);
+        set(&mut self.rate, &args.rate);
+        set(&mut self.time_limit, &args.time_limit);
+        set(&mut self.op_timeout_ms, &args.op_timeout_ms);
+        set(&mut self.keys, &args.keys);
+        set(&mut self.key_dist, &args.key_dist);
+        set(&mut self.zipf_exponent, &args.zipf_exponent);
+        set(&mut self.values, &args.values);
+        set_opt(&mut self.seed, &args.seed);
+        set(&mut self.store, &args.store);
+        set_opt(&mut self.replica_bin, &args.replica_bin);
+        set(&mut self.fsync, &args.fsync);
+        if !args.replica_args.is_empty() {
+            self.replica_args.clone_from(&args.replica_args);
+        }
+        set(&mut self.ready_timeout, &args.ready_timeout);
+        set(&mut self.check_timeout, &args.check_timeout);
+        set(&mut self.progress, &args.progress);
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.f == 0 {
+            bail!("f must be at least 1");
+        }
+        if self.concurrency == 0 {
+            bail!("concurrency must be at least 1");
+        }
+        if !(self.rate.is_finite() && self.rate > 0.0) {
+            bail!("rate must be a positive number, got {}", self.rate);
+        }
+        if self.time_limit == 0 {
+            bail!("time limit must be at least 1 second");
+        }
+        if self.op_timeout_ms == 0 {
+            bail!("op timeout must be at least 1 ms");
+        }
+        if self.ready_timeout == 0 {
+            bail!("ready timeout must be at least 1 second");
+        }
+        let name = self.name();
+        if name.is_empty()
+            || name.starts_with('.')
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            bail!("test name {name:?} must be letters, digits, '-', '_' or '.' (not leading)");
+        }
+        if let Some(bin) = &self.replica_bin {
+            if !bin.is_file() {
+                bail!("replica binary {} is not a file", bin.display());
+            }
+        }
+        self.generator()
+            .validate()
+            .context("bad workload parameters")?;
+        Ok(())
+    }
+
+    /// The seed (resolved configs always have one).
+    pub(crate) fn seed(&self) -> u64 {
+        self.seed.unwrap_or_default()
+    }
+
+    /// The test name (resolved configs always have one).
+    pub(crate) fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or(self.workload.name())
+    }
+
+    /// Number of replicas, 3f+1.
+    pub(crate) fn n(&self) -> usize {
+        3 * self.f + 1
+    }
+
+    /// The workload's generator parameters.
+    pub(crate) fn generator(&self) -> GeneratorConfig {
+        GeneratorConfig {
+            workload: self.workload,
+            keys: self.keys,
+            key_dist: self.key_dist,
+            zipf_exponent: self.zipf_exponent,
+            values: self.values,
+        }
+    }
+
+    /// The flags every replica gets besides its identity and files.
+    pub(crate) fn replica_flags(&self) -> Vec<String> {
+        let mut flags = vec!["--fsync".to_string(), self.fsync.name().to_string()];
+        flags.extend(self.replica_args.iter().cloned());
+        flags
+    }
+
+    /// A command line that repeats this run (same settings, same seed).
+    pub(crate) fn reproduce_command(&self) -> String {
+        let default = RunConfig::default();
+        let mut cmd = String::from("cargo run --release -p harness -- run");
+        let mut flag = |name: &str, value: String| {
+            cmd.push_str(&format!(" --{name} {}", shell_quote(&value)));
+        };
+        if self.name() != self.workload.name() {
+            flag("name", self.name().to_string());
+        }
+        if self.workload != default.workload {
+            flag("workload", self.workload.name().to_string());
+        }
+        if self.f != default.f {
+            flag("f", self.f.to_string());
+        }
+        if self.concurrency != default.concurrency {
+            flag("concurrency", self.concurrency.to_string());
+        }
+        if self.rate != default.rate {
+            flag("rate", self.rate.to_string());
+        }
+        if self.time_limit != default.time_limit {
+            flag("time-limit", self.time_limit.to_string());
+        }
+        if self.op_timeout_ms != default.op_timeout_ms {
+            flag("op-timeout-ms", self.op_timeout_ms.to_string());
+        }
+        if self.keys != default.keys {
+            flag("keys", self.keys.to_string());
+        }
+        if self.key_dist != default.key_dist {
+            flag("key-dist", self.key_dist.name().to_string());
+        }
+        if self.zipf_exponent != default.zipf_exponent {
+            flag("zipf-exponent", self.zipf_exponent.to_string());
+        }
+        if self.values != default.values {
+            flag("values", self.values.to_string());
+        }
+        if let Some(bin) = &self.replica_bin {
+            flag("replica-bin", bin.display().to_string());
+        }
+        if self.fsync != default.fsync {
+            flag("fsync", self.fsync.name().to_string());
+        }
+        flag("seed", self.seed().to_string());
+        for arg in &self.replica_args {
+            cmd.push_str(&format!(" --replica-arg={}", shell_quote(arg)));
+        }
+        cmd
+    }
+}
+
+/// A seed from the wall clock, for runs that were not given one.
+fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Quotes a word for a POSIX shell when it needs it.
+fn shell_quote(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::{CommandFactory, Parser};
+
+    fn parse(args: &[&str]) -> RunArgs {
+        let cli = Cli::try_parse_from(["harness", "run"].iter().chain(args)).unwrap();
+        match cli.command {
+            crate::cli::Command::Run(args) => args,
+            other => panic!("parsed {other:?}"),
+        }
+    }
+
+    #[test]
+    fn help_shows_the_real_default_of_every_flag() {
+        let d = RunConfig::default();
+        let expected = [
+            ("workload", d.workload.name().to_string()),
+            ("f", d.f.to_string()),
+            ("concurrency", d.concurrency.to_string()),
+            ("rate", d.rate.to_string()),
+            ("time-limit", d.time_limit.to_string()),
+            ("op-timeout-ms", d.op_timeout_ms.to_string()),
+            ("keys", d.keys.to_string()),
+            ("key-dist", d.key_dist.name().to_string()),
+            ("zipf-exponent", d.zipf_exponent.to_string()),
+            ("values", d.values.to_string()),
+            ("store", d.store.display().to_string()),
+            ("fsync", d.fsync.name().to_string()),
+            ("ready-timeout", d.ready_timeout.to_string()),
+            ("check-timeout", d.check_timeout.to_string()),
+            ("progress", "auto".to_string()),
+        ];
+        let mut cmd = Cli::command();
+        let run = cmd.find_subcommand_mut("run").unwrap();
+        for arg in run.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if long == "help" {
+                continue;
+            }
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            assert!(
+                help.contains("[default: "),
+                "--{long} has no default: {help}"
+            );
+            if let Some((_, value)) = expected.iter().find(|(name, _)| *name == long) {
+                assert!(
+                    help.contains(&format!("[default: {value}]")),
+                    "--{long} help says {help:?}, default is {value}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("run.toml");
+        std::fs::write(&file, "rate = 7\ntime_limit = 9\nworkload = \"kv\"\n").unwrap();
+        let mut args = parse(&["--rate", "11", "--seed", "3"]);
+        args.config = Some(file);
+        let config = RunConfig::resolve(&args).unwrap();
+        assert_eq!(config.rate, 11.0);
+        assert_eq!(config.time_limit, 9);
+        assert_eq!(config.workload, WorkloadKind::Kv);
+        assert_eq!(config.name(), "kv");
+        assert_eq!(config.seed(), 3);
+        assert_eq!(config.concurrency, 5);
+        assert!(config.reproduce_command().contains("--seed 3"));
+    }
+
+    #[test]
+    fn unknown_toml_keys_and_bad_values_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("run.toml");
+        std::fs::write(&file, "rate = 7\nconcurency = 9\n").unwrap();
+        let args = RunArgs {
+            config: Some(file),
+            ..RunArgs::default()
+        };
+        let err = format!("{:#}", RunConfig::resolve(&args).unwrap_err());
+        assert!(err.contains("concurency"), "{err}");
+        assert!(RunConfig::resolve(&parse(&["--concurrency", "0"])).is_err());
+        assert!(RunConfig::resolve(&parse(&["--name", "../x"])).is_err());
+        assert!(Cli::try_parse_from(["harness", "run", "--workload", "bank"]).is_err());
+    }
+
+    #[test]
+    fn a_resolved_config_round_trips_through_toml() {
+        let config =
+            RunConfig::resolve(&parse(&["--seed", "5", "--replica-arg=--batch-size"])).unwrap();
+        let text = toml::to_string(&config).unwrap();
+        let back: RunConfig = toml::from_str(&text).unwrap();
+        assert_eq!(back, config);
+    }
+}
