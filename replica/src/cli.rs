@@ -46,6 +46,9 @@ pub struct Args {
     /// Log window L: high watermark H = h + L (at least 2K).
     #[arg(long, default_value_t = ProtocolConfig::default().log_window)]
     pub log_window: u64,
+    /// Base view-change timeout T in ms (back-off doubles it per failed view change).
+    #[arg(long, default_value_t = ProtocolConfig::default().view_change_timeout_ms)]
+    pub view_change_timeout_ms: u64,
     /// How long POST /request waits for execution before answering 504 (ms).
     #[arg(long, default_value_t = 5000)]
     pub request_timeout_ms: u64,
@@ -108,6 +111,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             batch_delay_ms: args.batch_delay_ms,
             checkpoint_interval: args.checkpoint_interval,
             log_window: args.log_window,
+            view_change_timeout_ms: args.view_change_timeout_ms,
             ..ProtocolConfig::default()
         },
         request_timeout: Duration::from_millis(args.request_timeout_ms),

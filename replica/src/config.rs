@@ -195,6 +195,9 @@ pub struct ProtocolConfig {
     pub log_window: u64,
     /// Retransmission interval for stuck slots and STATUS messages (ms).
     pub retransmit_ms: u64,
+    /// Base view-change timeout T (ms): a backup waiting this long for a request to
+    /// execute moves to the next view; each failed view change doubles it.
+    pub view_change_timeout_ms: u64,
 }
 
 impl Default for ProtocolConfig {
@@ -206,6 +209,7 @@ impl Default for ProtocolConfig {
             checkpoint_interval: 128,
             log_window: 256,
             retransmit_ms: 300,
+            view_change_timeout_ms: 1000,
         }
     }
 }

@@ -14,7 +14,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::config::ClusterConfig;
 use crate::error::{Error, Result};
-use crate::messages::{PeerMessage, Request};
+use crate::messages::{PeerMessage, Request, ViewChange};
 
 /// A SHA-256 digest, hex on the wire.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -295,8 +295,9 @@ impl Verifier {
         Ok(Verified(r))
     }
 
-    /// Verifies a peer message: the sender's signature, and for a PRE-PREPARE every
-    /// client request in its batch.
+    /// Verifies a peer message: the sender's signature, for a PRE-PREPARE every
+    /// client request in its batch, and every signed message nested in a
+    /// VIEW-CHANGE, NEW-VIEW or STATE.
     pub fn verify_peer(&self, m: PeerMessage) -> Result<Verified<PeerMessage>> {
         match &m {
             PeerMessage::PrePrepare(pp) => {
@@ -308,10 +309,44 @@ impl Verifier {
             PeerMessage::Checkpoint(x) => self.verify_signed(x)?,
             PeerMessage::Status(x) => self.verify_signed(x)?,
             PeerMessage::Relay(r) => self.verify_request(r)?,
-            PeerMessage::ViewChange(x) => self.verify_signed(x)?,
-            PeerMessage::NewView(x) => self.verify_signed(x)?,
+            PeerMessage::ViewChange(x) => self.verify_view_change(x)?,
+            PeerMessage::NewView(x) => {
+                self.verify_signed(x)?;
+                for vc in &x.body.view_changes {
+                    self.verify_view_change(vc)?;
+                }
+                for pp in &x.body.pre_prepares {
+                    self.verify_signed(&pp.header)?;
+                    self.verify_requests(&pp.batch)?;
+                }
+            }
+            PeerMessage::FetchState(x) => self.verify_signed(x)?,
+            PeerMessage::State(x) => {
+                self.verify_signed(x.as_ref())?;
+                for c in &x.body.proof {
+                    self.verify_signed(c)?;
+                }
+            }
         }
         Ok(Verified(m))
+    }
+
+    /// Verifies a VIEW-CHANGE and every signature inside it: the checkpoint proof,
+    /// and each prepared certificate's PRE-PREPARE (with its batch) and PREPAREs.
+    /// The engine checks what the signed messages say (quorums, views, digests).
+    pub fn verify_view_change(&self, vc: &Signed<ViewChange>) -> Result<()> {
+        self.verify_signed(vc)?;
+        for c in &vc.body.checkpoint_proof {
+            self.verify_signed(c)?;
+        }
+        for cert in &vc.body.prepared {
+            self.verify_signed(&cert.pre_prepare.header)?;
+            self.verify_requests(&cert.pre_prepare.batch)?;
+            for p in &cert.prepares {
+                self.verify_signed(p)?;
+            }
+        }
+        Ok(())
     }
 
     /// Number of replicas known.

@@ -3,9 +3,11 @@
 //!
 //! Map of the crate:
 //! - [`messages`]: the PBFT messages (REQUEST, PRE-PREPARE with a batch, PREPARE,
-//!   COMMIT, REPLY, CHECKPOINT, STATUS, VIEW-CHANGE, NEW-VIEW), JSON on the wire.
+//!   COMMIT, REPLY, CHECKPOINT, STATUS, VIEW-CHANGE, NEW-VIEW, FETCH-STATE, STATE),
+//!   JSON on the wire.
 //! - [`crypto`]: ed25519 signatures, SHA-256 digests, the [`crypto::Verifier`].
-//! - [`core`]: the sans-IO protocol engine, `Replica::handle(Input) -> Vec<Output>`.
+//! - [`core`]: the sans-IO protocol engine, `Replica::handle(Input) -> Vec<Output>`:
+//!   normal case, checkpoints, view change / new view, state transfer.
 //! - [`state_machine`]: the key-value map (read, write, cas, append) and client table.
 //! - [`storage`]: the write-ahead log and snapshots on disk, and recovery.
 //! - [`cli`]: the `replica` binary's flags and entry point (shared with the harness).
@@ -14,7 +16,8 @@
 //! - [`server`]: the HTTP shell (axum) that runs the engine: `/pbft`, `/request`,
 //!   `/status`, `/log`, `/clock`.
 //! - [`clock`]: the injectable clock (offset and rate) the engine is ticked with.
-//! - [`local_cluster`]: start `replica` processes on loopback (tests, benchmark, harness).
+//! - [`local_cluster`]: start `replica` processes on loopback (tests, benchmark,
+//!   harness); kill/restart and pause/resume (SIGSTOP/SIGCONT) them.
 //! - [`error`]: the crate's error type.
 
 pub mod cli;

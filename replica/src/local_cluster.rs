@@ -148,6 +148,23 @@ impl LocalCluster {
         false
     }
 
+    /// Pauses replica `i` with SIGSTOP (its memory and sockets stay; see [`Self::resume`]).
+    pub fn pause(&self, i: usize) {
+        self.signal(i, nix::sys::signal::Signal::SIGSTOP);
+    }
+
+    /// Resumes a paused replica with SIGCONT.
+    pub fn resume(&self, i: usize) {
+        self.signal(i, nix::sys::signal::Signal::SIGCONT);
+    }
+
+    fn signal(&self, i: usize, sig: nix::sys::signal::Signal) {
+        if let Some(c) = &self.children.lock().expect("children lock")[i] {
+            let pid = nix::unistd::Pid::from_raw(c.id() as i32);
+            let _ = nix::sys::signal::kill(pid, sig);
+        }
+    }
+
     /// Starts replica `i` again on the same data directory.
     pub fn restart(&self, i: usize) -> Result<()> {
         self.kill(i);

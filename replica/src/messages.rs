@@ -183,7 +183,7 @@ pub struct PreparedCert {
     pub prepares: Vec<Signed<Prepare>>,
 }
 
-/// VIEW-CHANGE `<v+1, n, C, P, i>` (handled by the next issue; shape fixed now).
+/// VIEW-CHANGE `<v+1, n, C, P, i>`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ViewChange {
     /// The view being moved to.
@@ -205,7 +205,7 @@ impl Signable for ViewChange {
     }
 }
 
-/// NEW-VIEW `<v+1, V, O>` (handled by the next issue; shape fixed now).
+/// NEW-VIEW `<v+1, V, O>`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct NewView {
     /// The new view.
@@ -220,6 +220,68 @@ pub struct NewView {
 
 impl Signable for NewView {
     const KIND: &'static str = "NEW-VIEW";
+    fn signer(&self) -> Signer {
+        Signer::Replica(self.replica)
+    }
+}
+
+/// FETCH-STATE `<n, le, i>`: replica `i`, which executed up to `le`, asks for the
+/// state of a stable checkpoint at or above `n`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FetchState {
+    /// Lowest checkpoint sequence number wanted.
+    pub seq: Seq,
+    /// The requester's last executed sequence number (how much history it lacks).
+    pub last_executed: Seq,
+    /// Requester.
+    pub replica: ReplicaId,
+}
+
+impl Signable for FetchState {
+    const KIND: &'static str = "FETCH-STATE";
+    fn signer(&self) -> Signer {
+        Signer::Replica(self.replica)
+    }
+}
+
+/// STATE: the state machine at a stable checkpoint, its proof (2f+1 CHECKPOINTs),
+/// and the executed batch digests the requester lacks (for its `/log`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StateReply {
+    /// Checkpoint sequence number.
+    pub seq: Seq,
+    /// The state after executing `seq` (must hash to the proof's digest). On the
+    /// wire a JSON string: serde cannot read the client table's integer map keys
+    /// back inside the internally tagged [`PeerMessage`].
+    #[serde(with = "json_string")]
+    pub state: crate::state_machine::KvStore,
+    /// 2f+1 matching CHECKPOINTs for `seq`.
+    pub proof: Vec<Signed<Checkpoint>>,
+    /// Executed batch digests `(seq, digest)` after the requester's last executed.
+    pub history: Vec<(Seq, Digest)>,
+    /// Sender.
+    pub replica: ReplicaId,
+}
+
+/// (De)serializes a value as a string holding its JSON.
+mod json_string {
+    use serde::{de::DeserializeOwned, Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<T: Serialize, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        let text = serde_json::to_string(v).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(&text)
+    }
+
+    pub(super) fn deserialize<'de, T: DeserializeOwned, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<T, D::Error> {
+        let text = String::deserialize(d)?;
+        serde_json::from_str(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Signable for StateReply {
+    const KIND: &'static str = "STATE";
     fn signer(&self) -> Signer {
         Signer::Replica(self.replica)
     }
@@ -245,6 +307,10 @@ pub enum PeerMessage {
     ViewChange(Signed<ViewChange>),
     /// NEW-VIEW.
     NewView(Signed<NewView>),
+    /// FETCH-STATE: state transfer request.
+    FetchState(Signed<FetchState>),
+    /// STATE: a stable checkpoint's state with its proof (state transfer answer).
+    State(Box<Signed<StateReply>>),
 }
 
 impl PeerMessage {
@@ -259,6 +325,8 @@ impl PeerMessage {
             PeerMessage::Relay(_) => "relay",
             PeerMessage::ViewChange(_) => "view-change",
             PeerMessage::NewView(_) => "new-view",
+            PeerMessage::FetchState(_) => "fetch-state",
+            PeerMessage::State(_) => "state",
         }
     }
 
@@ -272,7 +340,44 @@ impl PeerMessage {
             PeerMessage::Status(m) => m.body.replica,
             PeerMessage::ViewChange(m) => m.body.replica,
             PeerMessage::NewView(m) => m.body.replica,
+            PeerMessage::FetchState(m) => m.body.replica,
+            PeerMessage::State(m) => m.body.replica,
             PeerMessage::Relay(_) => return None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::SigningKey;
+
+    use super::*;
+    use crate::state_machine::KvStore;
+
+    #[test]
+    fn state_reply_round_trips_through_peer_message_json() {
+        let mut state = KvStore::new();
+        state.execute(
+            7,
+            1,
+            &Operation::Write {
+                key: "k".into(),
+                value: serde_json::json!(1),
+            },
+        );
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let msg = PeerMessage::State(Box::new(Signed::sign(
+            StateReply {
+                seq: 8,
+                state,
+                proof: Vec::new(),
+                history: vec![(8, Digest::of(b"x"))],
+                replica: 1,
+            },
+            &key,
+        )));
+        let text = serde_json::to_string(&msg).unwrap();
+        let back: PeerMessage = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, msg);
     }
 }

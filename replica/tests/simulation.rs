@@ -16,6 +16,7 @@ fn params() -> ProtocolConfig {
         checkpoint_interval: 8,
         log_window: 16,
         retransmit_ms: 100,
+        view_change_timeout_ms: 400,
     }
 }
 

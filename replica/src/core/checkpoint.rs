@@ -4,7 +4,7 @@
 use crate::crypto::{Digest, Signed};
 use crate::messages::{Checkpoint, PeerMessage, Seq};
 
-use super::record::{Record, Snapshot};
+use super::record::Record;
 use super::{Output, Replica};
 
 impl Replica {
@@ -39,7 +39,17 @@ impl Replica {
             );
         }
         if c.seq > self.high() + self.params.log_window {
-            return self.reject(out, "checkpoint", format!("seq {} too far ahead", c.seq));
+            // Far beyond our window: keep only each sender's newest such vote (bounded);
+            // 2f+1 matching ones prove a checkpoint to fetch by state transfer.
+            let sender = c.replica;
+            if self
+                .far_votes
+                .get(&sender)
+                .is_none_or(|p| p.body.seq < m.body.seq)
+            {
+                self.far_votes.insert(sender, m.clone());
+            }
+            return self.check_far_votes(m.body.seq, m.body.state_digest);
         }
         self.record_checkpoint_vote(m, out);
     }
@@ -71,8 +81,9 @@ impl Replica {
             return;
         }
         let Some((own, _)) = self.snapshots.get(&seq) else {
-            // We have not executed `seq` yet; state transfer (next issue) starts here
-            // when 2f+1 others have.
+            // Not executed here: if 2f+1 agree, the checkpoint is proven and state
+            // transfer may fetch it.
+            self.note_proof_without_snapshot(seq);
             return;
         };
         let own: Digest = *own;
@@ -88,24 +99,41 @@ impl Replica {
             return;
         }
         let (_, state) = self.snapshots.remove(&seq).expect("checked above");
-        self.low = seq;
-        self.stable_digest = own;
-        self.stable_proof = proof.clone();
-        let keep_above = seq.saturating_sub(self.params.log_window);
-        self.log.truncate_through(seq, keep_above, self.f);
-        self.snapshots = self.snapshots.split_off(&(seq + 1));
-        self.checkpoint_votes = self.checkpoint_votes.split_off(&seq);
-        self.old_proofs.insert(seq, proof.clone());
-        self.old_proofs = self.old_proofs.split_off(&(keep_above + 1));
-        out.push(Output::Persist(Record::Stable(Box::new(Snapshot {
-            seq,
-            state_digest: own,
-            state,
-            proof,
-            view: self.view,
-        }))));
+        self.set_stable(seq, own, state, proof, out);
         tracing::debug!(replica = self.id, seq, "checkpoint stable");
         self.maybe_cut_batch(out);
+    }
+
+    fn check_far_votes(&mut self, seq: Seq, digest: Digest) {
+        let proof: Vec<Signed<Checkpoint>> = self
+            .far_votes
+            .values()
+            .filter(|v| v.body.seq == seq && v.body.state_digest == digest)
+            .cloned()
+            .collect();
+        if proof.len() > 2 * self.f {
+            self.note_proven_ahead(seq, digest, proof);
+        }
+    }
+
+    fn note_proof_without_snapshot(&mut self, seq: Seq) {
+        if seq <= self.last_executed {
+            return;
+        }
+        let Some(votes) = self.checkpoint_votes.get(&seq) else {
+            return;
+        };
+        let mut by_digest: std::collections::BTreeMap<Digest, Vec<Signed<Checkpoint>>> =
+            Default::default();
+        for v in votes.values() {
+            by_digest
+                .entry(v.body.state_digest)
+                .or_default()
+                .push(v.clone());
+        }
+        if let Some((d, proof)) = by_digest.into_iter().find(|(_, p)| p.len() > 2 * self.f) {
+            self.note_proven_ahead(seq, d, proof);
+        }
     }
 
     /// The stable checkpoint's proof (2f+1 CHECKPOINTs), for VIEW-CHANGE.

@@ -109,6 +109,16 @@ impl MessageLog {
         })
     }
 
+    /// Puts `slot` at `seq`, replacing what was there (a NEW-VIEW's O).
+    pub fn insert(&mut self, seq: Seq, slot: Slot) {
+        self.slots.insert(seq, slot);
+    }
+
+    /// Keeps only the slots for which `keep` is true.
+    pub fn retain(&mut self, keep: impl FnMut(&Seq, &mut Slot) -> bool) {
+        self.slots.retain(keep);
+    }
+
     /// The slot for `seq`, if any.
     pub fn get(&self, seq: Seq) -> Option<&Slot> {
         self.slots.get(&seq)

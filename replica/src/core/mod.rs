@@ -11,16 +11,21 @@
 //! message from that call. Concerns are split by file: [`normal`] (request,
 //! pre-prepare, prepare, commit, execute, batching), [`checkpoint`] (checkpoints,
 //! watermarks, garbage collection), [`retransmit`] (ticks, STATUS), [`log`] (the
-//! per-sequence certificates), [`record`] (WAL records), [`recovery`] (restart).
+//! per-sequence certificates), [`record`] (WAL records), [`recovery`] (restart),
+//! [`view_change`] (timers, VIEW-CHANGE), [`new_view`] (computing and checking O,
+//! installing a view), [`state_transfer`] (fetching a certified checkpoint).
 //!
 #![doc = include_str!("NOTES.md")]
 
 pub mod checkpoint;
 pub mod log;
+pub mod new_view;
 pub mod normal;
 pub mod record;
 pub mod recovery;
 pub mod retransmit;
+pub mod state_transfer;
+pub mod view_change;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -29,7 +34,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ProtocolConfig;
 use crate::crypto::{Digest, Signed, Verified};
-use crate::messages::{Checkpoint, ClientId, PeerMessage, ReplicaId, Reply, Request, Seq, View};
+use crate::messages::{
+    Checkpoint, ClientId, NewView, PeerMessage, PreparedCert, ReplicaId, Reply, Request, Seq, View,
+    ViewChange,
+};
 use crate::state_machine::KvStore;
 use log::MessageLog;
 use record::Record;
@@ -113,8 +121,18 @@ pub struct ReplicaStatus {
     pub state_digest: String,
     /// Digest of the stable checkpoint's state (hex).
     pub stable_digest: String,
-    /// Number of view changes completed (next issue).
+    /// Number of view changes this replica took part in (VIEW-CHANGEs it sent, plus
+    /// views it was brought into by a NEW-VIEW without having asked).
     pub view_changes: u64,
+    /// False while the replica is changing to `view` (waiting for its NEW-VIEW).
+    #[serde(default)]
+    pub view_active: bool,
+    /// Current view-change timeout (ms): T, doubled for each failed view change.
+    #[serde(default)]
+    pub view_change_timeout_ms: u64,
+    /// State transfers completed (checkpoints installed from a peer).
+    #[serde(default)]
+    pub state_transfers: u64,
     /// Clock time (ms) at which the current view was installed.
     pub view_installed_at_ms: u64,
     /// Slots in the message log.
@@ -164,6 +182,34 @@ pub struct Replica {
     pub(crate) max_seq_seen: Seq,
     pub(crate) last_retransmit_ms: u64,
     pub(crate) rejected: u64,
+    /// False between sending VIEW-CHANGE(view) and installing NEW-VIEW(view).
+    pub(crate) active: bool,
+    /// Current view-change timeout (T, 2T, 4T, ...).
+    pub(crate) vc_timeout_ms: u64,
+    /// When the view-change timer fires, if armed.
+    pub(crate) vc_deadline: Option<u64>,
+    /// Valid VIEW-CHANGEs per view and sender (views at or above ours).
+    pub(crate) vc_msgs: BTreeMap<View, BTreeMap<ReplicaId, Signed<ViewChange>>>,
+    /// Our latest VIEW-CHANGE (retransmitted while its view is not active).
+    pub(crate) my_vc: Option<Signed<ViewChange>>,
+    /// The NEW-VIEW that installed the current view (sent to replicas left behind).
+    pub(crate) last_new_view: Option<Signed<NewView>>,
+    /// The newest prepared certificate per sequence number above h, kept across
+    /// views: a VIEW-CHANGE must carry it even if the slot was re-proposed since.
+    pub(crate) prepared_certs: BTreeMap<Seq, PreparedCert>,
+    /// Executed batch digests of the recent past (served with state transfers).
+    pub(crate) exec_digests: BTreeMap<Seq, Digest>,
+    /// The state at the stable checkpoint (served to replicas that are behind).
+    pub(crate) stable_state: KvStore,
+    /// The highest checkpoint proven by 2f+1 CHECKPOINTs that we have not reached.
+    pub(crate) proven_ahead: Option<(Seq, Digest, Vec<Signed<Checkpoint>>)>,
+    /// Each sender's newest CHECKPOINT beyond our window (for state transfer).
+    pub(crate) far_votes: BTreeMap<ReplicaId, Signed<Checkpoint>>,
+    /// Answers sent to VIEW-CHANGEs for views we installed, per sender and view.
+    pub(crate) vc_answers: BTreeMap<(ReplicaId, View), u32>,
+    /// An outstanding state transfer.
+    pub(crate) fetch: Option<state_transfer::Fetch>,
+    pub(crate) state_transfers: u64,
 }
 
 impl Replica {
@@ -175,7 +221,6 @@ impl Replica {
             id,
             n,
             f: (n - 1) / 3,
-            params,
             key,
             now_ms: 0,
             view: 0,
@@ -199,6 +244,21 @@ impl Replica {
             max_seq_seen: 0,
             last_retransmit_ms: 0,
             rejected: 0,
+            active: true,
+            vc_timeout_ms: params.view_change_timeout_ms,
+            vc_deadline: None,
+            vc_msgs: BTreeMap::new(),
+            my_vc: None,
+            last_new_view: None,
+            prepared_certs: BTreeMap::new(),
+            exec_digests: BTreeMap::new(),
+            stable_state: KvStore::new(),
+            proven_ahead: None,
+            far_votes: BTreeMap::new(),
+            fetch: None,
+            vc_answers: BTreeMap::new(),
+            state_transfers: 0,
+            params,
         }
     }
 
@@ -215,11 +275,10 @@ impl Replica {
                 PeerMessage::Checkpoint(m) => self.on_checkpoint(m, &mut out),
                 PeerMessage::Status(m) => self.on_status(m, &mut out),
                 PeerMessage::Relay(r) => self.on_request(r, true, &mut out),
-                PeerMessage::ViewChange(_) | PeerMessage::NewView(_) => self.reject(
-                    &mut out,
-                    "view-change",
-                    "view change is not implemented yet",
-                ),
+                PeerMessage::ViewChange(m) => self.on_view_change(m, &mut out),
+                PeerMessage::NewView(m) => self.on_new_view(m, &mut out),
+                PeerMessage::FetchState(m) => self.on_fetch_state(m, &mut out),
+                PeerMessage::State(m) => self.on_state(*m, &mut out),
             },
         }
         out
@@ -238,6 +297,9 @@ impl Replica {
             state_digest: self.state.digest().to_hex(),
             stable_digest: self.stable_digest.to_hex(),
             view_changes: self.view_changes,
+            view_active: self.active,
+            view_change_timeout_ms: self.vc_timeout_ms,
+            state_transfers: self.state_transfers,
             view_installed_at_ms: self.view_installed_at_ms,
             log_slots: self.log.len(),
             pending_requests: self.pending.len(),

@@ -41,7 +41,7 @@ impl Replica {
                 self.pending.push_back(req);
                 self.maybe_cut_batch(out);
             }
-        } else if !relayed {
+        } else if !relayed && self.active {
             // A repeated request means the client timed out: relay it to the primary.
             let seen = self.seen_by_backup.insert(client, t);
             if seen == Some(t) {
@@ -62,7 +62,7 @@ impl Replica {
     /// the batch delay. Under load, requests accumulate while batches are in flight,
     /// so batches grow with load (Castro & Liskov §5.1).
     pub(crate) fn maybe_cut_batch(&mut self, out: &mut Vec<Output>) {
-        if !self.is_primary() {
+        if !self.is_primary() || !self.active {
             return;
         }
         while !self.pending.is_empty() && self.next_seq <= self.high() {
@@ -111,6 +111,9 @@ impl Replica {
     pub(crate) fn on_pre_prepare(&mut self, m: PrePrepareMsg, out: &mut Vec<Output>) {
         let h = m.header.body.clone();
         self.note_seq(h.seq);
+        if !self.active {
+            return self.reject(out, "pre-prepare", "view change in progress");
+        }
         if h.view != self.view {
             return self.reject(
                 out,
@@ -172,6 +175,9 @@ impl Replica {
     pub(crate) fn on_prepare(&mut self, m: Signed<Prepare>, out: &mut Vec<Output>) {
         let p = m.body.clone();
         self.note_seq(p.seq);
+        if !self.active {
+            return self.reject(out, "prepare", "view change in progress");
+        }
         if p.view != self.view {
             return self.reject(out, "prepare", format!("view {} != {}", p.view, self.view));
         }
@@ -210,6 +216,9 @@ impl Replica {
     pub(crate) fn on_commit(&mut self, m: Signed<Commit>, out: &mut Vec<Output>) {
         let c = m.body.clone();
         self.note_seq(c.seq);
+        if !self.active {
+            return self.reject(out, "commit", "view change in progress");
+        }
         if c.view != self.view {
             return self.reject(out, "commit", format!("view {} != {}", c.view, self.view));
         }
@@ -243,6 +252,13 @@ impl Replica {
         let (f, id, key) = (self.f, self.id, self.key.clone());
         if let Some(slot) = self.log.get_mut(seq) {
             if slot.my_commit.is_none() && slot.prepared(f) {
+                if let Some(cert) = slot.prepared_cert(f) {
+                    out.push(Output::Persist(Record::Prepares {
+                        seq,
+                        prepares: cert.prepares.clone(),
+                    }));
+                    self.prepared_certs.insert(seq, cert);
+                }
                 let commit = Signed::sign(
                     Commit {
                         view: slot.view,
@@ -296,6 +312,8 @@ impl Replica {
         }
         self.last_executed = seq;
         self.last_progress_ms = self.now_ms;
+        self.exec_digests.insert(seq, digest);
+        self.view_change_progress();
         out.push(Output::Persist(Record::Executed { seq, digest }));
         out.push(Output::Executed { seq, digest });
         for (client, t, result) in replies {

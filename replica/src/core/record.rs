@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{Digest, Signed};
-use crate::messages::{Checkpoint, Commit, PrePrepareMsg, Prepare, Seq, View};
+use crate::messages::{Checkpoint, Commit, PrePrepareMsg, Prepare, Seq, View, ViewChange};
 use crate::state_machine::KvStore;
 
 /// One write-ahead-log record.
@@ -28,6 +28,23 @@ pub enum Record {
     },
     /// A checkpoint became stable: persist the snapshot and drop records up to it.
     Stable(Box<Snapshot>),
+    /// The PREPAREs that made `seq` prepared (with the persisted PRE-PREPARE they
+    /// form the prepared certificate a later VIEW-CHANGE must carry).
+    Prepares {
+        /// Sequence number.
+        seq: Seq,
+        /// 2f matching PREPAREs from distinct backups.
+        prepares: Vec<Signed<Prepare>>,
+    },
+    /// A VIEW-CHANGE this replica sent: it left `view - 1` and must never go back.
+    ViewChange(Box<Signed<ViewChange>>),
+    /// A NEW-VIEW was installed: `view` is active.
+    NewView {
+        /// The installed view.
+        view: View,
+        /// Its min-s (the stable checkpoint the NEW-VIEW starts from).
+        seq: Seq,
+    },
 }
 
 impl Record {
@@ -40,6 +57,9 @@ impl Record {
             Record::Checkpoint(m) => m.body.seq,
             Record::Executed { seq, .. } => *seq,
             Record::Stable(s) => s.seq,
+            Record::Prepares { seq, .. } => *seq,
+            Record::ViewChange(m) => m.body.stable_seq,
+            Record::NewView { seq, .. } => *seq,
         }
     }
 }
@@ -57,4 +77,11 @@ pub struct Snapshot {
     pub proof: Vec<Signed<Checkpoint>>,
     /// The replica's view when the checkpoint became stable.
     pub view: View,
+    /// False while the replica was changing to `view` (no NEW-VIEW installed yet).
+    #[serde(default = "active_default")]
+    pub view_active: bool,
+}
+
+fn active_default() -> bool {
+    true
 }

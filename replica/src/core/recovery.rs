@@ -22,20 +22,23 @@ impl Replica {
     ) -> Self {
         let mut r = Replica::new(id, n, params, key);
         if let Some(s) = snapshot {
+            r.state = s.state.clone();
             r.low = s.seq;
             r.last_executed = s.seq;
             r.next_seq = s.seq + 1;
             r.max_seq_seen = s.seq;
-            r.state = s.state;
             r.stable_digest = s.state_digest;
             r.old_proofs.insert(s.seq, s.proof.clone());
             r.stable_proof = s.proof;
+            r.stable_state = s.state.clone();
             r.view = s.view;
+            r.active = s.view_active;
         }
         let mut sink = Vec::new();
         for rec in records {
             let seq = rec.seq();
-            if seq <= r.low {
+            let view_record = matches!(rec, Record::ViewChange(_) | Record::NewView { .. });
+            if seq <= r.low && !view_record {
                 continue;
             }
             r.max_seq_seen = r.max_seq_seen.max(seq);
@@ -71,6 +74,36 @@ impl Replica {
                             seq,
                             "WAL: executed record out of order; ignored"
                         );
+                    }
+                }
+                Record::Prepares { seq, prepares } => {
+                    if let Some(slot) = r.log.get_mut(seq) {
+                        for p in prepares {
+                            slot.prepares.entry(p.body.replica).or_insert(p);
+                        }
+                        if let Some(cert) = slot.prepared_cert(r.f) {
+                            r.prepared_certs.insert(seq, cert);
+                        }
+                    }
+                }
+                Record::ViewChange(vc) => {
+                    // We promised never to act in an earlier view again.
+                    if vc.body.view >= r.view {
+                        r.view = vc.body.view;
+                        r.active = false;
+                        r.view_changes += 1;
+                        r.vc_msgs
+                            .entry(vc.body.view)
+                            .or_default()
+                            .insert(id, (*vc).clone());
+                        r.my_vc = Some(*vc);
+                    }
+                }
+                Record::NewView { view, .. } => {
+                    if view >= r.view {
+                        r.view = view;
+                        r.active = true;
+                        r.my_vc = None;
                     }
                 }
                 // Re-created when the batch at a multiple of K is executed again.

@@ -13,6 +13,11 @@ impl Replica {
     pub(crate) fn on_tick(&mut self, now_ms: u64, out: &mut Vec<Output>) {
         self.now_ms = self.now_ms.max(now_ms);
         self.maybe_cut_batch(out);
+        self.view_change_tick(out);
+        self.state_transfer_tick(out);
+        if !self.active {
+            return; // the VIEW-CHANGE is what gets retransmitted
+        }
         if self.now_ms < self.last_retransmit_ms + self.params.retransmit_ms {
             return;
         }
@@ -71,10 +76,33 @@ impl Replica {
     /// window), from the log or from the archive of committed certificates.
     pub(crate) fn on_status(&mut self, m: Signed<Status>, out: &mut Vec<Output>) {
         let s = m.body;
-        if s.replica as usize >= self.n || s.replica == self.id || s.view != self.view {
+        if s.replica as usize >= self.n || s.replica == self.id {
+            return;
+        }
+        if s.view < self.view && self.active {
+            // The peer missed a view change: the NEW-VIEW brings it forward.
+            if let Some(nv) = &self.last_new_view {
+                out.push(Output::Send {
+                    to: s.replica,
+                    msg: PeerMessage::NewView(nv.clone()),
+                });
+            }
+            return;
+        }
+        if s.view != self.view || !self.active {
             return;
         }
         let to = s.replica;
+        if s.last_executed < self.low {
+            // It needs what we garbage-collected: our stable checkpoint's proof lets
+            // it fetch the state.
+            for c in &self.stable_proof {
+                out.push(Output::Send {
+                    to,
+                    msg: PeerMessage::Checkpoint(c.clone()),
+                });
+            }
+        }
         if s.last_executed >= self.last_executed
             && !matches!(self.log.max_seq(), Some(m) if m > s.last_executed)
         {

@@ -38,6 +38,9 @@ use crate::messages::{PeerMessage, ReplicaId, Request};
 use crate::storage::{LogEntry, Storage};
 use node::CoreMsg;
 
+/// The largest peer or client message body accepted (bytes).
+const PEER_BODY_LIMIT: usize = 256 << 20;
+
 /// Everything a replica process needs to run.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
@@ -144,6 +147,9 @@ impl Server {
             .route("/status", get(status))
             .route("/log", get(log))
             .route("/clock", get(get_clock).post(set_clock))
+            // STATE and NEW-VIEW answers carry state, digests and whole batches: far
+            // more than axum's 2 MB default body limit in a long run.
+            .layer(axum::extract::DefaultBodyLimit::max(PEER_BODY_LIMIT))
             .with_state(state);
         Ok(Server {
             listener,

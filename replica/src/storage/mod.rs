@@ -192,6 +192,7 @@ mod tests {
             state,
             proof: vec![],
             view: 0,
+            view_active: true,
         })))
         .unwrap();
         drop(s);

@@ -1,10 +1,17 @@
 //! A deterministic in-memory network for the sans-IO core: one seeded ChaCha RNG
 //! decides delays (hence reordering), duplication and loss. Run with
 //! `PBFT_SIM_SEED=<n>` to reproduce a failing seed.
+//!
+//! Faults beyond the network's: `stop`/`resume` (a paused or crashed process: no
+//! messages, no ticks), `isolate`/`heal` (a partition around some replicas, clients
+//! included), and a Byzantine interceptor that rewrites, re-signs (with the faulty
+//! replica's key) or withholds every message one designated replica sends.
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
-use std::collections::{BTreeMap, HashMap};
+pub mod byzantine;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ed25519_dalek::SigningKey;
 use rand::{Rng, SeedableRng};
@@ -37,6 +44,12 @@ struct Envelope {
     payload: Payload,
 }
 
+/// Rewrites one message the faulty replica sends to `to`: `None` withholds it.
+pub type Interceptor = Box<dyn FnMut(usize, PeerMessage, &SigningKey) -> Option<PeerMessage>>;
+
+/// Decides whether a peer message from `from` to `to` is delivered.
+pub type LinkFilter = Box<dyn FnMut(usize, usize, &PeerMessage) -> bool>;
+
 pub struct SimClient {
     pub proto: ClientProtocol,
     pub ops: Vec<Operation>,
@@ -65,6 +78,19 @@ pub struct Sim {
     /// (the same compaction rule as `storage`).
     pub disks: Vec<(Option<Snapshot>, Vec<Record>)>,
     pub params: ProtocolConfig,
+    /// Stopped replicas (crashed or SIGSTOPped): they get no messages and no ticks.
+    pub stopped: BTreeSet<usize>,
+    /// Replicas cut off from everyone else (replicas and clients).
+    pub isolated: BTreeSet<usize>,
+    /// The Byzantine replica and the rule rewriting what it sends.
+    pub byzantine: Option<(usize, Interceptor)>,
+    /// A network rule: a peer message from `from` to `to` is delivered only if it
+    /// returns true.
+    pub link_filter: Option<LinkFilter>,
+    /// Peer messages delivered, by kind.
+    pub delivered: BTreeMap<&'static str, usize>,
+    /// Rejections reported by the replicas, by message kind.
+    pub rejected_kinds: BTreeMap<String, usize>,
 }
 
 pub fn seed_from_env(default: u64) -> u64 {
@@ -120,11 +146,23 @@ impl Sim {
             verified: HashMap::new(),
             disks: vec![(None, Vec::new()); n],
             params,
+            stopped: BTreeSet::new(),
+            isolated: BTreeSet::new(),
+            byzantine: None,
+            link_filter: None,
+            delivered: BTreeMap::new(),
+            rejected_kinds: BTreeMap::new(),
         }
     }
 
     fn n(&self) -> usize {
         self.replicas.len()
+    }
+
+    /// True if the link between replica `from` (None: a client) and `to` is cut.
+    fn cut(&self, from: Option<usize>, to: Option<usize>) -> bool {
+        let iso = |r: Option<usize>| r.is_some_and(|r| self.isolated.contains(&r));
+        iso(from) != iso(to)
     }
 
     fn post(&mut self, to: usize, payload: Payload) {
@@ -149,23 +187,32 @@ impl Sim {
 
     /// Feeds one input to replica `i` and routes its outputs.
     pub fn deliver(&mut self, i: usize, input: Input) -> Vec<Output> {
+        if self.stopped.contains(&i) {
+            return Vec::new();
+        }
         let outputs = self.replicas[i].handle(input);
         for o in &outputs {
             match o {
-                Output::Send { to, msg } => self.post(*to as usize, Payload::Peer(msg.clone())),
+                Output::Send { to, msg } => self.send_peer(i, *to as usize, msg.clone()),
                 Output::Broadcast(msg) => {
                     for j in 0..self.n() {
                         if j != i {
-                            self.post(j, Payload::Peer(msg.clone()));
+                            self.send_peer(i, j, msg.clone());
                         }
                     }
                 }
                 Output::Reply { client, reply } => {
+                    if self.cut(Some(i), None) {
+                        continue;
+                    }
                     let signed = Signed::sign(reply.clone(), &self.keys[i]);
                     self.post(*client as usize, Payload::Reply(signed));
                 }
                 Output::Executed { seq, digest } => self.executed[i].push((*seq, *digest)),
-                Output::Rejected { .. } => self.rejected += 1,
+                Output::Rejected { kind, .. } => {
+                    self.rejected += 1;
+                    *self.rejected_kinds.entry(kind.to_string()).or_default() += 1;
+                }
                 Output::Persist(Record::Stable(s)) => {
                     let disk = &mut self.disks[i];
                     disk.1.retain(|r| r.seq() > s.seq);
@@ -176,6 +223,66 @@ impl Sim {
             }
         }
         outputs
+    }
+
+    /// Routes a peer message through the partition and the Byzantine rule.
+    fn send_peer(&mut self, from: usize, to: usize, msg: PeerMessage) {
+        if self.cut(Some(from), Some(to)) || self.stopped.contains(&to) {
+            return;
+        }
+        if let Some(filter) = &mut self.link_filter {
+            if !filter(from, to, &msg) {
+                return;
+            }
+        }
+        let msg = match &mut self.byzantine {
+            Some((b, rule)) if *b == from => match rule(to, msg, &self.keys[from]) {
+                Some(m) => m,
+                None => return,
+            },
+            _ => msg,
+        };
+        self.post(to, Payload::Peer(msg));
+    }
+
+    /// Pauses replica `i` (SIGSTOP, or a crash before `crash_and_recover`).
+    pub fn stop(&mut self, i: usize) {
+        self.stopped.insert(i);
+        self.queue.retain(|e| {
+            !(e.to == i && matches!(e.payload, Payload::Peer(_) | Payload::Request(_)))
+        });
+    }
+
+    /// Resumes a paused replica with its memory intact (SIGCONT).
+    pub fn resume(&mut self, i: usize) {
+        self.stopped.remove(&i);
+    }
+
+    /// Cuts replica `i` off from everyone else.
+    pub fn isolate(&mut self, i: usize) {
+        self.isolated.insert(i);
+    }
+
+    /// Heals every partition.
+    pub fn heal(&mut self) {
+        self.isolated.clear();
+    }
+
+    /// Runs until `cond` holds or `limit_ms` passed; returns whether it held.
+    pub fn run_until(&mut self, limit_ms: u64, mut cond: impl FnMut(&Sim) -> bool) -> bool {
+        let end = self.now + limit_ms;
+        while self.now < end {
+            if cond(self) {
+                return true;
+            }
+            self.run(1);
+        }
+        cond(self)
+    }
+
+    /// Operations completed by all clients together.
+    pub fn completed(&self) -> usize {
+        self.clients.iter().map(|c| c.done.len()).sum()
     }
 
     fn client_step(&mut self, c: usize) {
@@ -201,7 +308,9 @@ impl Sim {
         cl.current = Some((request.clone(), now));
         if send_to_all {
             for i in 0..self.n() {
-                self.post(i, Payload::Request(request.clone()));
+                if !self.cut(None, Some(i)) && !self.stopped.contains(&i) {
+                    self.post(i, Payload::Request(request.clone()));
+                }
             }
         }
     }
@@ -209,6 +318,7 @@ impl Sim {
     /// `kill -9` of replica `i` and restart: everything not persisted is lost, and
     /// messages in flight to it are dropped.
     pub fn crash_and_recover(&mut self, i: usize) {
+        self.stopped.remove(&i);
         self.queue.retain(|e| {
             !(e.to == i && matches!(e.payload, Payload::Peer(_) | Payload::Request(_)))
         });
@@ -234,10 +344,13 @@ impl Sim {
 
     /// Verifies a peer message (memoized by content).
     pub fn verify(&mut self, m: PeerMessage) -> Option<Verified<PeerMessage>> {
-        let key = Digest::of(&serde_json::to_vec(&m).unwrap());
+        let bytes = serde_json::to_vec(&m).unwrap();
+        let key = Digest::of(&bytes);
         if let Some(v) = self.verified.get(&key) {
             return v.clone();
         }
+        // What the replica gets is what came over the wire.
+        let m: PeerMessage = serde_json::from_slice(&bytes).expect("peer messages round-trip");
         let v = self.verifier.verify_peer(m).ok();
         self.verified.insert(key, v.clone());
         v
@@ -264,12 +377,16 @@ impl Sim {
                 let k = self.rng.gen_range(0..due.len());
                 let env = due.swap_remove(k);
                 match env.payload {
-                    Payload::Peer(m) => match self.verify(m) {
-                        Some(v) => {
-                            self.deliver(env.to, Input::Peer(v));
+                    Payload::Peer(_) | Payload::Request(_) if self.stopped.contains(&env.to) => {}
+                    Payload::Peer(m) => {
+                        *self.delivered.entry(m.kind()).or_default() += 1;
+                        match self.verify(m) {
+                            Some(v) => {
+                                self.deliver(env.to, Input::Peer(v));
+                            }
+                            None => self.rejected += 1,
                         }
-                        None => self.rejected += 1,
-                    },
+                    }
                     Payload::Request(r) => {
                         let v = self.verifier.verified_request(r).unwrap();
                         self.deliver(env.to, Input::Request(v));

@@ -1,0 +1,328 @@
+//! View change, first half: the view-change timer with back-off, sending
+//! VIEW-CHANGE, validating the ones received, and joining a higher view on f+1.
+//!
+//! - A backup arms the timer (T) while it holds a client request it has not seen
+//!   executed; execution progress re-arms it, an idle replica runs no timer.
+//! - On expiry it sends VIEW-CHANGE(v+1, h, C, P), persisted first, and stops
+//!   accepting normal-case messages. Once it holds 2f+1 VIEW-CHANGEs for v+1 it
+//!   waits 2T for the NEW-VIEW (then 4T for v+2, ...); the timeout is reset to T
+//!   when a view is installed.
+//! - f+1 VIEW-CHANGEs for views above ours prove a correct replica wants to move:
+//!   we join the smallest such view that f+1 replicas reached.
+//!
+//! Signatures inside a VIEW-CHANGE are checked by the shell's `Verifier`; the pure
+//! functions here check what the signed messages claim.
+
+use crate::crypto::{Digest, Signed};
+use crate::messages::{
+    batch_digest, Checkpoint, PeerMessage, PreparedCert, ReplicaId, Seq, View, ViewChange,
+};
+use crate::state_machine::KvStore;
+
+use super::record::Record;
+use super::{Output, Replica};
+
+/// Checks a checkpoint proof: 2f+1 CHECKPOINTs for `seq` from distinct replicas,
+/// all with the same state digest (the empty proof stands for the initial state at
+/// 0). Returns the certified state digest.
+pub fn check_checkpoint_proof(
+    seq: Seq,
+    proof: &[Signed<Checkpoint>],
+    n: usize,
+    f: usize,
+) -> Result<Digest, String> {
+    if seq == 0 && proof.is_empty() {
+        return Ok(KvStore::new().digest());
+    }
+    let Some(first) = proof.first() else {
+        return Err(format!("no proof for checkpoint {seq}"));
+    };
+    let digest = first.body.state_digest;
+    let mut senders = std::collections::BTreeSet::new();
+    for c in proof {
+        if c.body.seq != seq || c.body.state_digest != digest {
+            return Err(format!("checkpoint proof for {seq} does not match"));
+        }
+        if c.body.replica as usize >= n || !senders.insert(c.body.replica) {
+            return Err(format!(
+                "checkpoint proof for {seq}: bad or repeated sender"
+            ));
+        }
+    }
+    if senders.len() <= 2 * f {
+        return Err(format!(
+            "checkpoint proof for {seq} has {} of {} CHECKPOINTs",
+            senders.len(),
+            2 * f + 1
+        ));
+    }
+    Ok(digest)
+}
+
+/// Checks a prepared certificate carried by VIEW-CHANGE(`view`) whose stable
+/// checkpoint is `stable`: a PRE-PREPARE from the primary of its view, for a view
+/// below `view` and a sequence number in `(stable, stable + window]`, matching its
+/// batch, and 2f matching PREPAREs from distinct backups of that view.
+pub fn check_prepared_cert(
+    cert: &PreparedCert,
+    view: View,
+    stable: Seq,
+    window: Seq,
+    n: usize,
+    f: usize,
+) -> Result<(), String> {
+    let h = &cert.pre_prepare.header.body;
+    let primary = (h.view % n as u64) as ReplicaId;
+    if h.view >= view {
+        return Err(format!("certificate for view {} >= {view}", h.view));
+    }
+    if h.replica != primary {
+        return Err(format!(
+            "pre-prepare for seq {} not from its primary",
+            h.seq
+        ));
+    }
+    if h.seq <= stable || h.seq > stable + window {
+        return Err(format!("certificate seq {} outside the window", h.seq));
+    }
+    if batch_digest(&cert.pre_prepare.batch) != h.digest {
+        return Err(format!("certificate digest for seq {} != batch", h.seq));
+    }
+    let mut senders = std::collections::BTreeSet::new();
+    for p in &cert.prepares {
+        let b = &p.body;
+        if b.view != h.view || b.seq != h.seq || b.digest != h.digest {
+            return Err(format!("prepare for seq {} does not match", h.seq));
+        }
+        if b.replica == primary || b.replica as usize >= n || !senders.insert(b.replica) {
+            return Err(format!("prepare for seq {}: bad or repeated sender", h.seq));
+        }
+    }
+    if senders.len() < 2 * f {
+        return Err(format!(
+            "certificate for seq {} has {} of {} PREPAREs",
+            h.seq,
+            senders.len(),
+            2 * f
+        ));
+    }
+    Ok(())
+}
+
+/// Validates a VIEW-CHANGE's contents (not its signatures): sender, checkpoint
+/// proof, and every prepared certificate (at most one per sequence number).
+pub fn check_view_change(vc: &ViewChange, n: usize, f: usize, window: Seq) -> Result<(), String> {
+    if vc.replica as usize >= n {
+        return Err(format!("unknown sender {}", vc.replica));
+    }
+    check_checkpoint_proof(vc.stable_seq, &vc.checkpoint_proof, n, f)?;
+    let mut seqs = std::collections::BTreeSet::new();
+    for cert in &vc.prepared {
+        check_prepared_cert(cert, vc.view, vc.stable_seq, window, n, f)?;
+        if !seqs.insert(cert.pre_prepare.header.body.seq) {
+            return Err("two certificates for one sequence number".into());
+        }
+    }
+    Ok(())
+}
+
+/// Answers (NEW-VIEW and our VIEW-CHANGE) sent per sender and view to a replica
+/// still asking for a view we installed.
+const VC_ANSWERS: u32 = 3;
+
+impl Replica {
+    /// True if this backup holds a client request it has not seen executed.
+    fn waiting_for_request(&self) -> bool {
+        self.seen_by_backup.iter().any(|(c, t)| {
+            self.state
+                .last_reply(*c)
+                .is_none_or(|last| last.timestamp < *t)
+        })
+    }
+
+    /// The view-change timer, run on every tick.
+    pub(crate) fn view_change_tick(&mut self, out: &mut Vec<Output>) {
+        let now = self.now_ms;
+        if self.active {
+            // A replica catching up to a proven checkpoint is the slow one, not the
+            // primary: it does not ask for a view change meanwhile.
+            let catching_up = self.fetch.is_some() || self.proven_ahead.is_some();
+            if self.is_primary() || catching_up || !self.waiting_for_request() {
+                self.vc_deadline = None;
+                return;
+            }
+            match self.vc_deadline {
+                None => self.vc_deadline = Some(now + self.vc_timeout_ms),
+                Some(at) if now >= at => {
+                    tracing::info!(
+                        replica = self.id,
+                        view = self.view,
+                        "request not executed in time: view change"
+                    );
+                    self.start_view_change(self.view + 1, out);
+                }
+                Some(at) => out.push(Output::SetTimer { at_ms: at }),
+            }
+            return;
+        }
+        if let Some(at) = self.vc_deadline {
+            if now >= at {
+                tracing::info!(
+                    replica = self.id,
+                    view = self.view,
+                    timeout_ms = self.vc_timeout_ms,
+                    "no NEW-VIEW in time: next view"
+                );
+                self.vc_timeout_ms = self.vc_timeout_ms.saturating_mul(2);
+                self.start_view_change(self.view + 1, out);
+                return;
+            }
+            out.push(Output::SetTimer { at_ms: at });
+        }
+        if now >= self.last_retransmit_ms + self.params.retransmit_ms {
+            self.last_retransmit_ms = now;
+            if let Some(vc) = &self.my_vc {
+                out.push(Output::Broadcast(PeerMessage::ViewChange(vc.clone())));
+            }
+        }
+    }
+
+    /// Execution advanced: the request being waited for may be done; re-arm later.
+    pub(crate) fn view_change_progress(&mut self) {
+        if self.active {
+            self.vc_deadline = None;
+        }
+    }
+
+    /// Leaves the current view for `view`: persists and broadcasts VIEW-CHANGE.
+    pub(crate) fn start_view_change(&mut self, view: View, out: &mut Vec<Output>) {
+        if view <= self.view && !self.active {
+            return;
+        }
+        self.view = view;
+        self.active = false;
+        self.vc_deadline = None;
+        self.view_changes += 1;
+        self.pending.clear();
+        self.in_progress.clear();
+        let vc = Signed::sign(
+            ViewChange {
+                view,
+                stable_seq: self.low,
+                checkpoint_proof: self.stable_proof.clone(),
+                prepared: self
+                    .prepared_certs
+                    .range(self.low + 1..=self.high())
+                    .map(|(_, c)| c.clone())
+                    .collect(),
+                replica: self.id,
+            },
+            &self.key,
+        );
+        tracing::info!(
+            replica = self.id,
+            view,
+            prepared = vc.body.prepared.len(),
+            "VIEW-CHANGE sent"
+        );
+        self.my_vc = Some(vc.clone());
+        self.last_retransmit_ms = self.now_ms;
+        out.push(Output::Persist(Record::ViewChange(Box::new(vc.clone()))));
+        out.push(Output::Broadcast(PeerMessage::ViewChange(vc.clone())));
+        self.vc_msgs.entry(view).or_default().insert(self.id, vc);
+        self.vc_msgs = self.vc_msgs.split_off(&view);
+        self.after_view_change_vote(out);
+    }
+
+    pub(crate) fn on_view_change(&mut self, m: Signed<ViewChange>, out: &mut Vec<Output>) {
+        let (view, sender) = (m.body.view, m.body.replica);
+        if sender == self.id {
+            return;
+        }
+        if view < self.view || (view == self.view && self.active) {
+            if sender as usize >= self.n {
+                return;
+            }
+            // A few answers per sender and view: two replicas that both installed the
+            // view would otherwise answer each other's answers forever.
+            let answers = self.vc_answers.entry((sender, view)).or_default();
+            if *answers >= VC_ANSWERS {
+                return;
+            }
+            *answers += 1;
+            // The sender is behind: the NEW-VIEW we installed brings it forward, and
+            // our VIEW-CHANGE for its view counts towards its 2f+1 if that NEW-VIEW
+            // never arrives.
+            if let Some(vc) = self.my_vc.as_ref().filter(|vc| vc.body.view == view) {
+                out.push(Output::Send {
+                    to: sender,
+                    msg: PeerMessage::ViewChange(vc.clone()),
+                });
+            }
+            if let Some(nv) = &self.last_new_view {
+                if nv.body.view >= view {
+                    out.push(Output::Send {
+                        to: sender,
+                        msg: PeerMessage::NewView(nv.clone()),
+                    });
+                }
+            }
+            return;
+        }
+        if let Err(e) = check_view_change(&m.body, self.n, self.f, self.params.log_window) {
+            return self.reject(out, "view-change", e);
+        }
+        if self
+            .vc_msgs
+            .get(&view)
+            .is_some_and(|v| v.contains_key(&sender))
+        {
+            return;
+        }
+        if self
+            .vc_msgs
+            .range(view + 1..)
+            .any(|(_, v)| v.contains_key(&sender))
+        {
+            return; // superseded by a later one from the same sender
+        }
+        // Only each sender's newest VIEW-CHANGE counts (and memory stays bounded).
+        for votes in self.vc_msgs.range_mut(..view).map(|(_, v)| v) {
+            votes.remove(&sender);
+        }
+        self.vc_msgs.retain(|_, v| !v.is_empty());
+        self.vc_msgs.entry(view).or_default().insert(sender, m);
+        self.after_view_change_vote(out);
+    }
+
+    /// Joins a higher view on f+1 VIEW-CHANGEs; arms the NEW-VIEW timer on 2f+1;
+    /// the new primary sends NEW-VIEW.
+    fn after_view_change_vote(&mut self, out: &mut Vec<Output>) {
+        let mut highest: std::collections::BTreeMap<ReplicaId, View> = Default::default();
+        for (v, votes) in self.vc_msgs.range(self.view + 1..) {
+            for r in votes.keys() {
+                highest.insert(*r, *v);
+            }
+        }
+        if highest.len() > self.f {
+            let mut views: Vec<View> = highest.values().copied().collect();
+            views.sort_unstable_by(|a, b| b.cmp(a));
+            let target = views[self.f];
+            tracing::info!(replica = self.id, target, "f+1 replicas moved on: joining");
+            return self.start_view_change(target, out);
+        }
+        if self.active {
+            return;
+        }
+        let count = self.vc_msgs.get(&self.view).map_or(0, |v| v.len());
+        if count > 2 * self.f && self.vc_deadline.is_none() {
+            self.vc_deadline = Some(self.now_ms + self.vc_timeout_ms);
+            out.push(Output::SetTimer {
+                at_ms: self.now_ms + self.vc_timeout_ms,
+            });
+        }
+        if self.is_primary() && count > 2 * self.f {
+            self.send_new_view(out);
+        }
+    }
+}
