@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use replica::local_cluster::LocalCluster;
 use replica::state_machine::{OpResult, Operation};
 use replica::ClientError;
@@ -122,22 +124,13 @@ async fn kill_and_restart_a_replica_during_1000_operations() {
 
     // --- agreement: every pair of logs agrees on every sequence number both executed
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut logs = Vec::new();
-    for i in 0..4 {
-        logs.push(cluster.log(i).await.expect("GET /log"));
-    }
-    let longest = logs.iter().max_by_key(|l| l.len()).unwrap().clone();
-    for (i, log) in logs.iter().enumerate() {
-        for (k, e) in log.iter().enumerate() {
-            assert_eq!(e.seq, k as u64 + 1, "replica {i} log has a gap");
-            assert_eq!(e, &longest[k], "replica {i} disagrees at seq {}", e.seq);
-        }
-    }
+    let logs = common::assert_logs_agree(&cluster, 4).await;
     eprintln!(
         "log lengths: {:?}",
         logs.iter().map(|l| l.len()).collect::<Vec<_>>()
     );
-    let complete = logs.iter().filter(|l| l.len() == longest.len()).count();
+    let longest = logs.iter().map(|l| l.len()).max().unwrap_or(0);
+    let complete = logs.iter().filter(|l| l.len() == longest).count();
     assert!(complete >= 3, "at least 2f+1 replicas executed everything");
 
     // --- every acknowledged write and append is readable (through f+1 matching replies)

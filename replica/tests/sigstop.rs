@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use replica::local_cluster::LocalCluster;
 use replica::state_machine::Operation;
 use serde_json::json;
@@ -164,17 +166,7 @@ async fn sigstop_primary_for_5s_clients_recover_after_view_change_and_logs_agree
         statuses.iter().all(|s| s.view >= 1),
         "a view change happened"
     );
-    let mut logs = Vec::new();
-    for i in 0..4 {
-        logs.push(cluster.log(i).await.expect("GET /log"));
-    }
-    let longest = logs.iter().max_by_key(|l| l.len()).unwrap().clone();
-    for (i, log) in logs.iter().enumerate() {
-        for (k, e) in log.iter().enumerate() {
-            assert_eq!(e.seq, k as u64 + 1, "replica {i} log has a gap");
-            assert_eq!(e, &longest[k], "replica {i} disagrees at seq {}", e.seq);
-        }
-    }
+    let logs = common::assert_logs_agree(&cluster, 4).await;
     eprintln!(
         "{} operations; log lengths {:?}",
         done.load(Ordering::Relaxed),

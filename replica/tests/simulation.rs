@@ -28,30 +28,9 @@ fn lossy() -> Faults {
     }
 }
 
-/// Each client appends its own values to a shared list and writes its own key.
-fn load(sim: &mut Sim, ops_per_client: usize) {
-    for (c, client) in sim.clients.iter_mut().enumerate() {
-        client.ops = (0..ops_per_client)
-            .map(|k| {
-                if k % 2 == 0 {
-                    Operation::Append {
-                        key: "list".into(),
-                        value: json!(c * 1000 + k),
-                    }
-                } else {
-                    Operation::Write {
-                        key: format!("k{c}"),
-                        value: json!(k),
-                    }
-                }
-            })
-            .collect();
-    }
-}
-
 fn run_cluster(seed: u64, f: usize, clients: usize, ops: usize) -> Sim {
     let mut sim = Sim::new(seed, f, clients, lossy(), params());
-    load(&mut sim, ops);
+    sim.load_appends_and_writes(ops);
     let finished = sim.run(60_000);
     assert!(
         finished,
@@ -117,7 +96,7 @@ fn exactly_once_under_aggressive_client_retransmission() {
     let seed = seed_from_env(11);
     let mut sim = Sim::new(seed, 1, 4, lossy(), params());
     sim.retransmit_ms = 5; // clients resend long before the first attempt can finish
-    load(&mut sim, 16);
+    sim.load_appends_and_writes(16);
     assert!(sim.run(60_000), "PBFT_SIM_SEED={seed}");
     sim.settle(1_000);
     sim.assert_agreement(seed);
@@ -135,7 +114,7 @@ fn same_seed_same_history() {
 fn crash_and_recovery_of_f_replicas_loses_nothing() {
     let seed = seed_from_env(21);
     let mut sim = Sim::new(seed, 1, 3, lossy(), params());
-    load(&mut sim, 24);
+    sim.load_appends_and_writes(24);
     // --- crash a backup, later the primary, each restarted from what it persisted
     assert!(!sim.run(150), "still running when the backup crashes");
     sim.crash_and_recover(2);

@@ -9,7 +9,6 @@ mod sim;
 use replica::config::ProtocolConfig;
 use replica::crypto::Signed;
 use replica::messages::{PeerMessage, ViewChange};
-use replica::state_machine::Operation;
 use serde_json::json;
 use sim::byzantine::{equivocate, forge_view_change, poison_state, silent_primary, wrong_o};
 use sim::{seed_from_env, Faults, Sim};
@@ -52,23 +51,7 @@ fn cluster(seed: u64, f: usize, clients: usize, ops: usize) -> Sim {
     init_tracing();
     info!(seed, n = 3 * f + 1, "--- start");
     let mut sim = Sim::new(seed, f, clients, lossy(), params());
-    for (c, client) in sim.clients.iter_mut().enumerate() {
-        client.ops = (0..ops)
-            .map(|k| {
-                if k % 2 == 0 {
-                    Operation::Append {
-                        key: "list".into(),
-                        value: json!(c * 1000 + k),
-                    }
-                } else {
-                    Operation::Write {
-                        key: format!("k{c}"),
-                        value: json!(k),
-                    }
-                }
-            })
-            .collect();
-    }
+    sim.load_appends_and_writes(ops);
     sim
 }
 

@@ -456,3 +456,27 @@ impl Sim {
             .collect()
     }
 }
+
+impl Sim {
+    /// Gives every client `ops_per_client` operations: its own appends to a shared list
+    /// (so a duplicate or lost execution shows) alternating with writes of its own key.
+    pub fn load_appends_and_writes(&mut self, ops_per_client: usize) {
+        for (c, client) in self.clients.iter_mut().enumerate() {
+            client.ops = (0..ops_per_client)
+                .map(|k| {
+                    if k % 2 == 0 {
+                        Operation::Append {
+                            key: "list".into(),
+                            value: serde_json::json!(c * 1000 + k),
+                        }
+                    } else {
+                        Operation::Write {
+                            key: format!("k{c}"),
+                            value: serde_json::json!(k),
+                        }
+                    }
+                })
+                .collect();
+        }
+    }
+}
