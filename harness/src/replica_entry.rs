@@ -11,6 +11,6 @@ pub(crate) fn run(flags: &[String]) -> Result<Exit, Failure> {
     let args = replica::cli::Args::try_parse_from(argv)
         .map_err(|e| anyhow!("bad replica flags: {e}"))
         .or_exit(Exit::BadInput)?;
-    replica::cli::run(args).or_exit(Exit::Broken)?;
+    replica::cli::run(args, |addr| println!("ready {addr}")).or_exit(Exit::Broken)?;
     Ok(Exit::Valid)
 }

@@ -1,6 +1,7 @@
 //! The `replica` binary's command line and entry point, in the library so that the
 //! harness can run a replica by re-executing itself (`harness replica ...`).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -70,15 +71,18 @@ pub enum FsyncArg {
 
 /// Runs a replica until SIGTERM or Ctrl-C: the `replica` binary's whole life, also used
 /// by the harness, which re-executes itself as a replica process.
-pub fn run(args: Args) -> anyhow::Result<()> {
+///
+/// `on_ready` is called with the bound address once the replica listens (the `replica`
+/// binary prints `ready <addr>` from it).
+pub fn run(args: Args, on_ready: impl FnOnce(SocketAddr) + Send) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?
-        .block_on(serve(args))
+        .block_on(serve(args, on_ready))
 }
 
-async fn serve(args: Args) -> anyhow::Result<()> {
+async fn serve(args: Args, on_ready: impl FnOnce(SocketAddr) + Send) -> anyhow::Result<()> {
     if std::env::var_os(EXIT_WITH_PARENT).is_some() {
         // Test clusters set this so that replicas never outlive a killed test run.
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
@@ -119,7 +123,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let server = Server::start(opts).await.context("starting the replica")?;
     let addr = server.local_addr()?;
     tracing::info!(%addr, "listening");
-    println!("ready {addr}");
+    on_ready(addr);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
     tokio::select! {

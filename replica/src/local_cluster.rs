@@ -179,30 +179,24 @@ impl LocalCluster {
 
     /// `GET /status` of replica `i`.
     pub async fn status(&self, i: usize) -> Option<ReplicaStatus> {
-        let url = format!("http://{}/status", self.config.replicas[i].listen);
-        self.http
-            .get(url)
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()
+        self.get_json(i, "status", Duration::from_secs(2)).await
     }
 
     /// `GET /log` of replica `i`.
     pub async fn log(&self, i: usize) -> Option<Vec<LogEntry>> {
-        let url = format!("http://{}/log", self.config.replicas[i].listen);
-        self.http
-            .get(url)
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()
+        self.get_json(i, "log", Duration::from_secs(5)).await
+    }
+
+    /// `GET /<path>` of replica `i`, decoded; `None` if it does not answer in time.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        i: usize,
+        path: &str,
+        timeout: Duration,
+    ) -> Option<T> {
+        let url = format!("http://{}/{path}", self.config.replicas[i].listen);
+        let response = self.http.get(url).timeout(timeout).send().await.ok()?;
+        response.json().await.ok()
     }
 
     /// Waits until every running replica answers `/status`.

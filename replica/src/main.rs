@@ -3,7 +3,8 @@
 use clap::Parser;
 
 fn main() {
-    if let Err(e) = replica::cli::run(replica::cli::Args::parse()) {
+    let ready = |addr| println!("ready {addr}");
+    if let Err(e) = replica::cli::run(replica::cli::Args::parse(), ready) {
         eprintln!("replica: error: {e:#}");
         std::process::exit(2);
     }

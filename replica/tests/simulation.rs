@@ -6,18 +6,10 @@ mod sim;
 use replica::config::ProtocolConfig;
 use replica::state_machine::Operation;
 use serde_json::json;
-use sim::{seed_from_env, Faults, Sim};
+use sim::{seed_from_env, small_params, Faults, Sim};
 
 fn params() -> ProtocolConfig {
-    ProtocolConfig {
-        batch_size: 4,
-        batch_delay_ms: 2,
-        pipeline_depth: 2,
-        checkpoint_interval: 8,
-        log_window: 16,
-        retransmit_ms: 100,
-        view_change_timeout_ms: 400,
-    }
+    small_params(400)
 }
 
 fn lossy() -> Faults {

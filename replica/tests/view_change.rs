@@ -11,22 +11,14 @@ use replica::crypto::Signed;
 use replica::messages::{PeerMessage, ViewChange};
 use serde_json::json;
 use sim::byzantine::{equivocate, forge_view_change, poison_state, silent_primary, wrong_o};
-use sim::{seed_from_env, Faults, Sim};
+use sim::{seed_from_env, small_params, Faults, Sim};
 use tracing::info;
 
 /// Base view-change timeout T in the simulations (ms).
 const T: u64 = 400;
 
 fn params() -> ProtocolConfig {
-    ProtocolConfig {
-        batch_size: 4,
-        batch_delay_ms: 2,
-        pipeline_depth: 2,
-        checkpoint_interval: 8,
-        log_window: 16,
-        retransmit_ms: 100,
-        view_change_timeout_ms: T,
-    }
+    small_params(T)
 }
 
 fn lossy() -> Faults {

@@ -480,3 +480,17 @@ impl Sim {
         }
     }
 }
+
+/// Small protocol parameters that make checkpoints, watermarks and garbage collection
+/// happen within a few dozen requests; `view_change_timeout_ms` is the base timeout T.
+pub fn small_params(view_change_timeout_ms: u64) -> ProtocolConfig {
+    ProtocolConfig {
+        batch_size: 4,
+        batch_delay_ms: 2,
+        pipeline_depth: 2,
+        checkpoint_interval: 8,
+        log_window: 16,
+        retransmit_ms: 100,
+        view_change_timeout_ms,
+    }
+}
