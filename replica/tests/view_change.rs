@@ -50,22 +50,7 @@ fn cluster(seed: u64, f: usize, clients: usize, ops: usize) -> Sim {
 /// Agreement among `correct` replicas (no two executed different batches at one
 /// sequence number, no gaps), and every append executed exactly once at each.
 fn check_safety(sim: &Sim, correct: &[usize], seed: u64) {
-    let longest = correct
-        .iter()
-        .map(|i| &sim.executed[*i])
-        .max_by_key(|e| e.len())
-        .unwrap();
-    for i in correct {
-        let e = &sim.executed[*i];
-        assert_eq!(
-            &longest[..e.len()],
-            &e[..],
-            "replica {i} diverged; reproduce with PBFT_SIM_SEED={seed}"
-        );
-        let seqs: Vec<u64> = e.iter().map(|(s, _)| *s).collect();
-        let expect: Vec<u64> = (1..=e.len() as u64).collect();
-        assert_eq!(seqs, expect, "replica {i} has a gap; PBFT_SIM_SEED={seed}");
-    }
+    sim.assert_agreement_among(correct, seed);
     let mut expected: Vec<u64> = Vec::new();
     for (c, client) in sim.clients.iter().enumerate() {
         for k in (0..client.ops.len()).filter(|k| k % 2 == 0) {

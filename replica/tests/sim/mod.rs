@@ -432,8 +432,20 @@ impl Sim {
     }
 
     pub fn assert_agreement(&self, seed: u64) {
-        let longest = self.executed.iter().max_by_key(|e| e.len()).unwrap();
-        for (i, e) in self.executed.iter().enumerate() {
+        let all: Vec<usize> = (0..self.executed.len()).collect();
+        self.assert_agreement_among(&all, seed);
+    }
+
+    /// Agreement among `replicas` (the correct ones): no two executed different batches
+    /// at one sequence number, and none skipped a sequence number.
+    pub fn assert_agreement_among(&self, replicas: &[usize], seed: u64) {
+        let longest = replicas
+            .iter()
+            .map(|&i| &self.executed[i])
+            .max_by_key(|e| e.len())
+            .unwrap();
+        for &i in replicas {
+            let e = &self.executed[i];
             assert_eq!(
                 &longest[..e.len()],
                 &e[..],
