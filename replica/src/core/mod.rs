@@ -79,13 +79,8 @@ pub enum Output {
     },
     /// Append to the write-ahead log (before sending later outputs).
     Persist(Record),
-    /// The batch at `seq` was executed.
-    Executed {
-        /// Sequence number.
-        seq: Seq,
-        /// Batch digest.
-        digest: Digest,
-    },
+    /// A batch was executed (or learnt by state transfer).
+    Executed(record::LogEntry),
     /// Deliver a tick no later than this time (ms on the replica's clock).
     SetTimer {
         /// Deadline.

@@ -6,7 +6,7 @@ use crate::messages::{
     batch_digest, Commit, PeerMessage, PrePrepare, PrePrepareMsg, Prepare, Reply, Request, Seq,
 };
 
-use super::record::Record;
+use super::record::{LogEntry, Record, RequestId};
 use super::{Output, Replica};
 
 impl Replica {
@@ -314,8 +314,21 @@ impl Replica {
         self.last_progress_ms = self.now_ms;
         self.exec_digests.insert(seq, digest);
         self.view_change_progress();
-        out.push(Output::Persist(Record::Executed { seq, digest }));
-        out.push(Output::Executed { seq, digest });
+        let entry = LogEntry {
+            seq,
+            digest,
+            requests: pp
+                .batch
+                .iter()
+                .map(|r| RequestId {
+                    client: r.body.client,
+                    timestamp: r.body.timestamp,
+                })
+                .collect(),
+            transferred: false,
+        };
+        out.push(Output::Persist(Record::Executed(entry.clone())));
+        out.push(Output::Executed(entry));
         for (client, t, result) in replies {
             self.send_reply(client, t, result, out);
         }

@@ -4,8 +4,36 @@
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{Digest, Signed};
-use crate::messages::{Checkpoint, Commit, PrePrepareMsg, Prepare, Seq, View, ViewChange};
+use crate::messages::{
+    Checkpoint, ClientId, Commit, PrePrepareMsg, Prepare, Seq, View, ViewChange,
+};
 use crate::state_machine::KvStore;
+
+/// One executed request of a batch: who sent it, with which timestamp.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId {
+    /// The client.
+    pub client: ClientId,
+    /// The client's timestamp for the request.
+    pub timestamp: u64,
+}
+
+/// One executed sequence number (an entry of `GET /log`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Sequence number.
+    pub seq: Seq,
+    /// Digest of the executed batch.
+    pub digest: Digest,
+    /// The requests of the batch in execution order (empty for a null request, and for
+    /// an entry learnt by state transfer, whose batch this replica never saw).
+    #[serde(default)]
+    pub requests: Vec<RequestId>,
+    /// The entry came with a state transfer: its digest is a peer's word, and its
+    /// requests are unknown.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub transferred: bool,
+}
 
 /// One write-ahead-log record.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -20,12 +48,7 @@ pub enum Record {
     /// A CHECKPOINT this replica sent.
     Checkpoint(Signed<Checkpoint>),
     /// The batch at `seq` was executed (replies are only sent after this record).
-    Executed {
-        /// Sequence number.
-        seq: Seq,
-        /// Batch digest.
-        digest: Digest,
-    },
+    Executed(LogEntry),
     /// A checkpoint became stable: persist the snapshot and drop records up to it.
     Stable(Box<Snapshot>),
     /// The PREPAREs that made `seq` prepared (with the persisted PRE-PREPARE they
@@ -55,7 +78,7 @@ impl Record {
             Record::Prepare(m) => m.body.seq,
             Record::Commit(m) => m.body.seq,
             Record::Checkpoint(m) => m.body.seq,
-            Record::Executed { seq, .. } => *seq,
+            Record::Executed(e) => e.seq,
             Record::Stable(s) => s.seq,
             Record::Prepares { seq, .. } => *seq,
             Record::ViewChange(m) => m.body.stable_seq,

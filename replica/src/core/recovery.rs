@@ -7,7 +7,7 @@ use ed25519_dalek::SigningKey;
 use crate::config::ProtocolConfig;
 use crate::messages::ReplicaId;
 
-use super::record::{Record, Snapshot};
+use super::record::{LogEntry, Record, Snapshot};
 use super::Replica;
 
 impl Replica {
@@ -63,7 +63,7 @@ impl Replica {
                     slot.commits.insert(id, c.clone());
                     slot.my_commit = Some(c);
                 }
-                Record::Executed { seq, digest } => {
+                Record::Executed(LogEntry { seq, digest, .. }) => {
                     let ok = seq == r.last_executed + 1
                         && r.log.get(seq).and_then(|s| s.digest()) == Some(digest);
                     if ok {

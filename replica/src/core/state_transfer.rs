@@ -10,7 +10,7 @@
 use crate::crypto::{Digest, Signed};
 use crate::messages::{Checkpoint, FetchState, PeerMessage, ReplicaId, Seq, StateReply};
 
-use super::record::{Record, Snapshot};
+use super::record::{LogEntry, Record, Snapshot};
 use super::view_change::check_checkpoint_proof;
 use super::{Output, Replica};
 
@@ -243,8 +243,14 @@ impl Replica {
         for (s, d) in r.history {
             if s > before && s <= seq {
                 self.exec_digests.insert(s, d);
-                out.push(Output::Persist(Record::Executed { seq: s, digest: d }));
-                out.push(Output::Executed { seq: s, digest: d });
+                let entry = LogEntry {
+                    seq: s,
+                    digest: d,
+                    requests: Vec::new(),
+                    transferred: true,
+                };
+                out.push(Output::Persist(Record::Executed(entry.clone())));
+                out.push(Output::Executed(entry));
             }
         }
         self.execute_ready(out);

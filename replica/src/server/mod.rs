@@ -5,7 +5,7 @@
 //! | `POST /pbft` | a [`PeerMessage`] from another replica (202 accepted, 403 bad signature) |
 //! | `POST /request` | a signed client request; answers with this replica's signed REPLY once executed, or 504 `{"error":"timeout"}` |
 //! | `GET /status` | [`ReplicaStatus`] |
-//! | `GET /log` | `[{"seq":n,"digest":hex}, ...]`, every executed sequence number |
+//! | `GET /log` | `[{"seq":n,"digest":hex,"requests":[{"client":c,"timestamp":t}]}, ...]`, every executed sequence number (`"transferred":true` marks one learnt by state transfer) |
 //! | `GET /clock`, `POST /clock` | [`ClockSettings`] `{"offset_ms":i64,"rate":f64}` |
 //!
 //! Signatures are verified in the request handlers (on tokio's worker threads), so

@@ -125,7 +125,7 @@ pub async fn run_core(node: Node, mut rx: mpsc::Receiver<CoreMsg>) -> Result<()>
                         }
                     }
                 }
-                Output::Executed { seq, digest } => history.push(LogEntry { seq, digest }),
+                Output::Executed(entry) => history.push(entry),
                 Output::SetTimer { at_ms } => {
                     if !matches!(timer_at, Some(t) if t <= at_ms) {
                         timer_at = Some(at_ms);

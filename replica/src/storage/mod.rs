@@ -15,23 +15,13 @@ pub mod wal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::FsyncPolicy;
 use crate::core::record::{Record, Snapshot};
-use crate::crypto::Digest;
 use crate::error::{Error, Result};
 use crate::messages::Seq;
 use wal::{write_atomic, JsonLines};
 
-/// One executed sequence number (an entry of `GET /log`).
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct LogEntry {
-    /// Sequence number.
-    pub seq: Seq,
-    /// Digest of the executed batch.
-    pub digest: Digest,
-}
+pub use crate::core::record::{LogEntry, RequestId};
 
 /// What a restarted replica finds on disk.
 #[derive(Debug, Default)]
@@ -109,13 +99,10 @@ impl Storage {
     pub fn append(&mut self, record: &Record) -> Result<()> {
         match record {
             Record::Stable(snapshot) => self.compact(snapshot),
-            Record::Executed { seq, digest } => {
-                self.history.push(&LogEntry {
-                    seq: *seq,
-                    digest: *digest,
-                });
+            Record::Executed(entry) => {
+                self.history.push(entry);
                 let line = self.wal.push(record);
-                self.wal_lines.push((*seq, line));
+                self.wal_lines.push((entry.seq, line));
                 Ok(())
             }
             _ => {
@@ -173,6 +160,7 @@ impl Storage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::Digest;
     use crate::state_machine::KvStore;
 
     #[test]
@@ -182,7 +170,13 @@ mod tests {
         assert!(rec.snapshot.is_none() && rec.records.is_empty());
         let d = Digest::of(b"x");
         for seq in 1..=4 {
-            s.append(&Record::Executed { seq, digest: d }).unwrap();
+            s.append(&Record::Executed(LogEntry {
+                seq,
+                digest: d,
+                requests: Vec::new(),
+                transferred: false,
+            }))
+            .unwrap();
         }
         s.flush().unwrap();
         let state = KvStore::new();

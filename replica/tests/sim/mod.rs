@@ -208,7 +208,7 @@ impl Sim {
                     let signed = Signed::sign(reply.clone(), &self.keys[i]);
                     self.post(*client as usize, Payload::Reply(signed));
                 }
-                Output::Executed { seq, digest } => self.executed[i].push((*seq, *digest)),
+                Output::Executed(e) => self.executed[i].push((e.seq, e.digest)),
                 Output::Rejected { kind, .. } => {
                     self.rejected += 1;
                     *self.rejected_kinds.entry(kind.to_string()).or_default() += 1;
