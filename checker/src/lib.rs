@@ -6,6 +6,7 @@ pub mod generate;
 pub mod history;
 pub mod import;
 pub mod model;
+pub mod oracles;
 pub mod search;
 pub mod verdict;
 

@@ -36,7 +36,7 @@ pub(crate) enum Command {
     /// a TOML file (--config), with the same names in snake_case (e.g. `time_limit = 30`);
     /// flags override the file. Exit status: 0 valid, 1 invalid, 2 unknown, 254 bad
     /// arguments, 255 the run itself broke.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Re-check a stored run: reads DIR/test.json and DIR/history.jsonl, rewrites the
     /// verdict in DIR/results.json and exits by it (0 valid, 1 invalid, 2 unknown).
     Analyze(AnalyzeArgs),
@@ -176,6 +176,39 @@ pub(crate) struct RunArgs {
     /// every 5 s), bar, plain, none [default: auto].
     #[arg(long, value_enum)]
     pub(crate) progress: Option<ProgressMode>,
+    /// Fault families the seeded nemesis draws from: a comma-separated list of
+    /// partition, packet, kill, pause, clock; or all; or none [default: none].
+    #[arg(long, value_name = "LIST")]
+    pub(crate) nemesis: Option<String>,
+    /// Seconds of each fault, and of the quiet stretch between two [default: 10].
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) nemesis_interval: Option<u64>,
+    /// A TOML file with an exact fault timeline instead of the seeded one (see the
+    /// README's "Faults") [default: none].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) nemesis_schedule: Option<PathBuf>,
+    /// Packet faults, e.g. drop=0.1,delay=50ms~20ms,duplicate=0.05,reorder=0.05,replay=0.01
+    /// (delay=50ms~20ms@0.5 delays half; links=replicas|clients). With `packet` in
+    /// --nemesis they come and go with the schedule; otherwise they last the whole
+    /// workload [default: none].
+    #[arg(long, value_name = "SPEC")]
+    pub(crate) packet: Option<String>,
+    /// A named fault scenario: isolate-primary (isolate the primary from 10 s to 20 s,
+    /// then recover; the time limit becomes 30 s unless given) [default: none].
+    #[arg(long, value_name = "NAME")]
+    pub(crate) scenario: Option<String>,
+    /// Seconds of workload after the final heal, before the final reads, for the
+    /// cluster to recover (only when faults were scheduled) [default: 10].
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) recovery_time: Option<u64>,
+    /// A stretch of this many seconds with no completed operation while no fault is in
+    /// force fails the run [default: 20].
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) stall: Option<u64>,
+    /// Let replicas and clients talk directly, without the interposing proxy (only to
+    /// measure the proxy's cost; network faults need the proxy) [default: false].
+    #[arg(long)]
+    pub(crate) no_proxy: bool,
 }
 
 /// Arguments of `harness analyze`.

@@ -1,7 +1,7 @@
 //! Progress while a run goes: a bar on a terminal, a plain line every 5 s otherwise,
 //! nothing in CI.
 
-use crate::nemesis::CurrentFault;
+use crate::faults::CurrentFault;
 use crate::recorder::RecorderHandle;
 use crate::run_config::ProgressMode;
 use crate::shutdown::{stop_flag, StopSender};

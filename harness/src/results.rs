@@ -1,16 +1,23 @@
 //! What a run came to: `results.json` and the summary printed at the end.
 
+use crate::cluster::control::Crash;
 use crate::cluster::ReplicaExit;
 use crate::stats::{Counts, Latency, Stats};
+use checker::oracles::{OracleResult, Recovery};
 use checker::{CheckResult, Op, OpType, Process, Verdict};
+use nemesis::LinkCounts;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// The content of `results.json`.
 #[derive(Debug, Serialize)]
 pub(crate) struct RunResults {
-    /// The checker's verdict; `None` if the run broke before the history was checked.
+    /// The run's verdict, the worst of the oracles'; `None` if the run broke before the
+    /// history was checked.
     pub(crate) verdict: Option<Verdict>,
+    /// Each oracle's verdict: linearizability, agreement, validity, exactly-once,
+    /// crashes, liveness, stall.
+    pub(crate) oracles: Vec<OracleResult>,
     /// Why the run broke, if it did.
     pub(crate) error: Option<String>,
     /// Whether a signal cut the run short (the history checked is partial).
@@ -41,6 +48,28 @@ pub(crate) struct RunResults {
     pub(crate) reproduce: String,
     /// The checker's full result.
     pub(crate) check: Option<CheckResult>,
+    /// The faults: what the nemesis did and how the cluster recovered.
+    pub(crate) faults: FaultReport,
+    /// Proxy counters by message type (`None` with `--no-proxy`).
+    pub(crate) proxy: Option<BTreeMap<&'static str, LinkCounts>>,
+}
+
+/// What the nemesis did and what it cost, for results.json.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct FaultReport {
+    /// How clock faults were applied: through each replica's `/clock` endpoint.
+    pub(crate) clock_mode: &'static str,
+    /// Fault windows scheduled.
+    pub(crate) scheduled: usize,
+    /// Nemesis actions taken (see schedule.json).
+    pub(crate) actions: usize,
+    /// Replicas that exited without the nemesis killing them.
+    pub(crate) crashes: Vec<Crash>,
+    /// View changes per replica (from `/status` at the end; `null`: no answer).
+    pub(crate) view_changes: Vec<Option<u64>>,
+    /// Per fault: time to the first completed operation, and to full throughput after
+    /// the heal.
+    pub(crate) recovery: Vec<Recovery>,
 }
 
 /// The phase of a run whose throughput is reported, in history nanoseconds.
@@ -127,6 +156,53 @@ impl RunResults {
                 "\n  checked {} ops on {} key(s) with the {} model in {:.1} ms",
                 check.ops, check.keys, check.model, check.elapsed_ms
             ));
+        }
+        if !self.oracles.is_empty() {
+            let line: Vec<String> = self
+                .oracles
+                .iter()
+                .map(|o| format!("{} {}", o.name, format!("{:?}", o.verdict).to_lowercase()))
+                .collect();
+            text.push_str(&format!("\n  oracles: {}", line.join(", ")));
+            for o in self.oracles.iter().filter(|o| o.verdict != Verdict::Valid) {
+                text.push_str(&format!("\n    {}: {}", o.name, o.summary));
+                for e in o.evidence.iter().take(3) {
+                    text.push_str(&format!("\n      {}", e.replace('\n', "\n      ")));
+                }
+            }
+        }
+        let f = &self.faults;
+        if f.scheduled > 0 {
+            let vc: Vec<String> = f
+                .view_changes
+                .iter()
+                .map(|v| v.map_or("?".into(), |v| v.to_string()))
+                .collect();
+            text.push_str(&format!(
+                "\n  faults: {} scheduled, {} nemesis actions; view changes per replica: [{}]",
+                f.scheduled,
+                f.actions,
+                vc.join(", ")
+            ));
+            for r in &f.recovery {
+                let ms = |v: Option<f64>| v.map_or("never".into(), |v| format!("{v:.0} ms"));
+                let back = if r.window.stop.is_none() {
+                    "not healed".to_string()
+                } else if r.pre_fault_ops_per_sec == 0.0 {
+                    "no pre-fault throughput to compare".to_string()
+                } else {
+                    format!(
+                        "full throughput {} after the heal",
+                        ms(r.full_throughput_after_heal_ms)
+                    )
+                };
+                text.push_str(&format!(
+                    "\n    {} at {:.1} s: first ok op after {}, {back}",
+                    r.window.fault,
+                    r.window.start as f64 / 1e9,
+                    ms(r.first_ok_after_start_ms),
+                ));
+            }
         }
         text
     }

@@ -3,6 +3,7 @@
 
 use crate::cli::RunArgs;
 use anyhow::{bail, Context, Result};
+use nemesis::{Family, PacketSpec, Schedule, Window};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use workloads::{GeneratorConfig, KeyDist, WorkloadKind};
@@ -86,6 +87,22 @@ pub(crate) struct RunConfig {
     pub(crate) check_timeout: u64,
     /// Progress display.
     pub(crate) progress: ProgressMode,
+    /// Fault families of the seeded nemesis (`none`, `all`, or a list).
+    pub(crate) nemesis: String,
+    /// Seconds of each fault and of each quiet stretch.
+    pub(crate) nemesis_interval: u64,
+    /// An exact fault timeline (TOML), instead of the seeded one.
+    pub(crate) nemesis_schedule: Option<PathBuf>,
+    /// Packet faults spec.
+    pub(crate) packet: Option<String>,
+    /// A named scenario.
+    pub(crate) scenario: Option<String>,
+    /// Seconds of workload after the final heal, before the final reads.
+    pub(crate) recovery_time: u64,
+    /// Seconds without a completed operation, with no fault in force, that fail a run.
+    pub(crate) stall: u64,
+    /// Whether replicas and clients bypass the proxy.
+    pub(crate) no_proxy: bool,
 }
 
 impl Default for RunConfig {
@@ -110,6 +127,14 @@ impl Default for RunConfig {
             ready_timeout: 20,
             check_timeout: 300,
             progress: ProgressMode::Auto,
+            nemesis: "none".into(),
+            nemesis_interval: 10,
+            nemesis_schedule: None,
+            packet: None,
+            scenario: None,
+            recovery_time: 10,
+            stall: 20,
+            no_proxy: false,
         }
     }
 }
@@ -134,6 +159,12 @@ impl RunConfig {
         }
         if config.name.is_none() {
             config.name = Some(config.workload.name().to_string());
+        }
+        if let Some(scenario) = &config.scenario {
+            let (_, time_limit) = Schedule::scenario(scenario)?;
+            if args.time_limit.is_none() && config.time_limit == RunConfig::default().time_limit {
+                config.time_limit = time_limit;
+            }
         }
         config.validate()?;
         Ok(config)
@@ -172,6 +203,14 @@ impl RunConfig {
         set(&mut self.ready_timeout, &args.ready_timeout);
         set(&mut self.check_timeout, &args.check_timeout);
         set(&mut self.progress, &args.progress);
+        set(&mut self.nemesis, &args.nemesis);
+        set(&mut self.nemesis_interval, &args.nemesis_interval);
+        set_opt(&mut self.nemesis_schedule, &args.nemesis_schedule);
+        set_opt(&mut self.packet, &args.packet);
+        set_opt(&mut self.scenario, &args.scenario);
+        set(&mut self.recovery_time, &args.recovery_time);
+        set(&mut self.stall, &args.stall);
+        self.no_proxy |= args.no_proxy;
     }
 
     fn validate(&self) -> Result<()> {
@@ -210,7 +249,75 @@ impl RunConfig {
         self.generator()
             .validate()
             .context("bad workload parameters")?;
+        if self.nemesis_interval == 0 {
+            bail!("nemesis interval must be at least 1 second");
+        }
+        if self.stall == 0 {
+            bail!("stall must be at least 1 second");
+        }
+        let schedule = self.schedule()?;
+        schedule
+            .validate(self.n(), self.time_limit * 1000)
+            .context("the fault schedule cannot run")?;
+        if self.no_proxy {
+            if let Some(f) = schedule.families().into_iter().find(|f| f.needs_proxy()) {
+                bail!(
+                    "{} faults need the proxy: drop --no-proxy (it only exists to measure the proxy)",
+                    f.name()
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// The fault schedule this run plays: a scenario, a schedule file, or the seeded
+    /// schedule of the `--nemesis` families; plus `--packet` faults for the whole
+    /// workload when `packet` is not among the families.
+    pub(crate) fn schedule(&self) -> Result<Schedule> {
+        let families = Family::parse_list(&self.nemesis)?;
+        let packet = match &self.packet {
+            Some(spec) => Some(spec.parse::<PacketSpec>()?),
+            None => None,
+        };
+        let time_limit_ms = self.time_limit * 1000;
+        let sources = [
+            !families.is_empty(),
+            self.nemesis_schedule.is_some(),
+            self.scenario.is_some(),
+        ];
+        if sources.iter().filter(|s| **s).count() > 1 {
+            bail!("give only one of --nemesis, --nemesis-schedule and --scenario");
+        }
+        let mut schedule = if let Some(name) = &self.scenario {
+            Schedule::scenario(name)?.0
+        } else if let Some(path) = &self.nemesis_schedule {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read schedule file {}", path.display()))?;
+            Schedule::from_toml(&text, time_limit_ms)
+                .with_context(|| format!("schedule file {}", path.display()))?
+        } else {
+            let spec = packet.clone().unwrap_or_else(PacketSpec::default_faults);
+            Schedule::generate(
+                &families,
+                self.nemesis_interval * 1000,
+                time_limit_ms,
+                &spec,
+                self.seed(),
+            )
+        };
+        if let Some(spec) = packet {
+            if !families.contains(&Family::Packet) {
+                schedule.windows.insert(
+                    0,
+                    Window {
+                        start_ms: 0,
+                        stop_ms: time_limit_ms,
+                        fault: nemesis::Fault::Packet { spec },
+                    },
+                );
+            }
+        }
+        Ok(schedule)
     }
 
     /// The seed (resolved configs always have one).
@@ -292,7 +399,31 @@ impl RunConfig {
         if self.fsync != default.fsync {
             flag("fsync", self.fsync.name().to_string());
         }
+        if self.nemesis != default.nemesis {
+            flag("nemesis", self.nemesis.clone());
+        }
+        if self.nemesis_interval != default.nemesis_interval {
+            flag("nemesis-interval", self.nemesis_interval.to_string());
+        }
+        if let Some(path) = &self.nemesis_schedule {
+            flag("nemesis-schedule", path.display().to_string());
+        }
+        if let Some(spec) = &self.packet {
+            flag("packet", spec.clone());
+        }
+        if let Some(scenario) = &self.scenario {
+            flag("scenario", scenario.clone());
+        }
+        if self.recovery_time != default.recovery_time {
+            flag("recovery-time", self.recovery_time.to_string());
+        }
+        if self.stall != default.stall {
+            flag("stall", self.stall.to_string());
+        }
         flag("seed", self.seed().to_string());
+        if self.no_proxy {
+            cmd.push_str(" --no-proxy");
+        }
         for arg in &self.replica_args {
             cmd.push_str(&format!(" --replica-arg={}", shell_quote(arg)));
         }
@@ -329,7 +460,7 @@ mod tests {
     fn parse(args: &[&str]) -> RunArgs {
         let cli = Cli::try_parse_from(["harness", "run"].iter().chain(args)).unwrap();
         match cli.command {
-            crate::cli::Command::Run(args) => args,
+            crate::cli::Command::Run(args) => *args,
             other => panic!("parsed {other:?}"),
         }
     }
@@ -353,6 +484,10 @@ mod tests {
             ("ready-timeout", d.ready_timeout.to_string()),
             ("check-timeout", d.check_timeout.to_string()),
             ("progress", "auto".to_string()),
+            ("nemesis", d.nemesis.clone()),
+            ("nemesis-interval", d.nemesis_interval.to_string()),
+            ("recovery-time", d.recovery_time.to_string()),
+            ("stall", d.stall.to_string()),
         ];
         let mut cmd = Cli::command();
         let run = cmd.find_subcommand_mut("run").unwrap();

@@ -8,9 +8,11 @@
 use crate::limiter::Limiter;
 use crate::recorder::RecorderHandle;
 use crate::shutdown::Stop;
+use checker::oracles::ExecutedRequest;
 use checker::OpType;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use workloads::{Client, Generator, Invocation, PbftClient};
 
@@ -23,6 +25,8 @@ pub(crate) struct Shared {
     pub(crate) op_timeout: Duration,
     /// The next unused process id.
     pub(crate) next_process: Arc<AtomicU64>,
+    /// `(client, timestamp)` of every request sent, for the validity oracle.
+    pub(crate) requests: Arc<Mutex<BTreeSet<ExecutedRequest>>>,
 }
 
 impl Shared {
@@ -41,6 +45,12 @@ impl Shared {
     ) -> bool {
         self.recorder.invoke(process, invocation);
         let completion = client.invoke(invocation, self.op_timeout).await;
+        if let Some((client, timestamp)) = client.last_request() {
+            self.requests
+                .lock()
+                .expect("requests lock poisoned")
+                .insert(ExecutedRequest { client, timestamp });
+        }
         self.recorder.complete(process, invocation, &completion);
         completion.kind != OpType::Info
     }

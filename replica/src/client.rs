@@ -89,6 +89,11 @@ impl ClientProtocol {
         self.id
     }
 
+    /// The timestamp of the newest request started (0 before the first).
+    pub fn last_timestamp(&self) -> u64 {
+        self.last_timestamp
+    }
+
     /// Starts a new request; its timestamp is above every earlier one and at least
     /// `now_us` (so timestamps keep increasing across client restarts).
     pub fn start(&mut self, op: Operation, now_us: u64) -> Signed<Request> {

@@ -53,6 +53,12 @@ impl PbftClient {
     pub fn id(&self) -> u64 {
         self.inner.protocol().id()
     }
+
+    /// `(client id, timestamp)` of the newest request sent, as replicas log it.
+    pub fn last_request(&self) -> Option<(u64, u64)> {
+        let p = self.inner.protocol();
+        (p.last_timestamp() > 0).then(|| (p.id(), p.last_timestamp()))
+    }
 }
 
 impl Client for PbftClient {

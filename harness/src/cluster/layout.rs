@@ -11,6 +11,7 @@
 
 use anyhow::{Context, Result};
 use ed25519_dalek::SigningKey;
+use nemesis::Proxy;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use replica::config::write_key_file;
@@ -90,16 +91,26 @@ impl Identities {
     }
 }
 
-/// Writes the key files and the cluster file for replicas listening on `ports`, and
-/// creates every replica's folder. Returns the cluster file's content.
+/// Writes the key files and the cluster file for replicas listening on `ports` (each
+/// reaching the others through `proxy`, if given), and creates every replica's folder.
+/// Returns the cluster file's content.
 pub(crate) fn write_cluster(
     layout: &Layout,
     f: usize,
     ids: &Identities,
     ports: &[u16],
+    proxy: Option<&Proxy>,
 ) -> Result<ClusterConfig> {
     let listen: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    let config = ClusterConfig::local(f, &ids.replicas, &listen, &ids.clients);
+    let mut config = ClusterConfig::local(f, &ids.replicas, &listen, &ids.clients);
+    if let Some(proxy) = proxy {
+        for r in &mut config.replicas {
+            let i = r.id as usize;
+            for (j, addr) in r.peers.iter_mut() {
+                *addr = proxy.peer_addr(i, *j as usize);
+            }
+        }
+    }
     config
         .validate()
         .context("the generated cluster file is invalid")?;
@@ -147,7 +158,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path());
         let ids = Identities::generate(4, 2, 1);
-        write_cluster(&layout, 1, &ids, &[1, 2, 3, 4]).unwrap();
+        write_cluster(&layout, 1, &ids, &[1, 2, 3, 4], None).unwrap();
         let back = ClusterConfig::load(&layout.cluster_file()).unwrap();
         assert_eq!(back.n(), 4);
         assert_eq!(back.clients.len(), 2);

@@ -4,17 +4,26 @@
 //! - [`layout`]: the files of a run's cluster (keys, cluster file, logs, data).
 //! - [`process`]: starting one replica process and signalling its group.
 //! - [`ready`]: waiting until every replica answers.
+//! - [`control`]: the nemesis's process faults (kill/start, pause/resume) and the crash
+//!   watch (a replica that exits without the nemesis killing it).
+//!
+//! With the proxy on (the default), the cluster file gives replica `i` the proxy's
+//! listener for link `i->j` as its address of `j`, and clients get the proxy's client
+//! listeners: no message goes from one process to another except through the proxy.
 //!
 //! Replicas also die if the harness dies without dropping the guard (SIGKILL, a panic
 //! that aborts): each arms a parent-death signal (see [`process`]).
 
+pub(crate) mod control;
 pub(crate) mod layout;
 pub(crate) mod process;
 pub(crate) mod ready;
 
 use crate::shutdown::Stop;
 use anyhow::{Context, Result};
+use control::Crash;
 use layout::{write_cluster, Identities, Layout};
+use nemesis::Proxy;
 use nix::sys::signal::Signal;
 use process::{describe_exit, signal_group, Launcher};
 use ready::NotReady;
@@ -22,7 +31,8 @@ use replica::ClusterConfig;
 use serde::Serialize;
 use std::path::Path;
 use std::process::Child;
-use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use workloads::PbftClient;
 
@@ -40,6 +50,8 @@ pub(crate) struct ClusterSpec {
     pub(crate) seed: u64,
     /// How long to wait for readiness.
     pub(crate) ready_timeout: Duration,
+    /// Route every message through the interposing proxy.
+    pub(crate) proxy: bool,
 }
 
 /// One replica process.
@@ -48,6 +60,8 @@ struct Slot {
     child: Option<Child>,
     pid: u32,
     exit: Option<String>,
+    /// Times this replica was started.
+    starts: u32,
 }
 
 /// How a replica process ended, for results.json.
@@ -70,6 +84,11 @@ pub(crate) struct Cluster {
     ids: Identities,
     launcher: Launcher,
     slots: Mutex<Vec<Slot>>,
+    proxy: Option<Arc<Proxy>>,
+    /// Replicas that exited without the nemesis killing them.
+    crashes: Mutex<Vec<Crash>>,
+    /// Set once `stop` begins: exits from then on are expected.
+    stopping: AtomicBool,
 }
 
 impl Cluster {
@@ -87,13 +106,26 @@ impl Cluster {
         let ids = Identities::generate(n, spec.clients, spec.seed);
         for attempt in 1..=PORT_ATTEMPTS {
             let ports = replica::local_cluster::free_ports(n).context("cannot pick free ports")?;
-            let config = write_cluster(&layout, spec.f, &ids, &ports)?;
+            let proxy = if spec.proxy {
+                let targets = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+                Some(Arc::new(
+                    Proxy::start(targets, spec.seed)
+                        .await
+                        .context("cannot start the proxy")?,
+                ))
+            } else {
+                None
+            };
+            let config = write_cluster(&layout, spec.f, &ids, &ports, proxy.as_deref())?;
             let cluster = Cluster {
                 layout: layout.clone(),
                 config,
                 ids: ids.clone(),
                 launcher: launcher.clone(),
                 slots: Mutex::new(Vec::new()),
+                proxy,
+                crashes: Mutex::new(Vec::new()),
+                stopping: AtomicBool::new(false),
             };
             for i in 0..n {
                 cluster.spawn(i, attempt)?;
@@ -116,15 +148,18 @@ impl Cluster {
         unreachable!("the last attempt returns")
     }
 
-    /// Starts replica `i` and records its pid.
+    /// Starts replica `i` and records its pid. `attempt` counts whole-cluster starts
+    /// (port clashes); restarts by the nemesis are counted per replica.
     fn spawn(&self, i: usize, attempt: u32) -> Result<()> {
-        let child = self.launcher.spawn(&self.layout, i, attempt)?;
+        let mut slots = self.slots.lock().expect("cluster lock poisoned");
+        let starts = slots.get(i).map_or(0, |s| s.starts) + 1;
+        let child = self.launcher.spawn(&self.layout, i, attempt.max(starts))?;
         let slot = Slot {
             pid: child.id(),
             child: Some(child),
             exit: None,
+            starts,
         };
-        let mut slots = self.slots.lock().expect("cluster lock poisoned");
         if i < slots.len() {
             slots[i] = slot;
         } else {
@@ -161,14 +196,34 @@ impl Cluster {
             .get(id)
             .cloned()
             .with_context(|| format!("no client identity {id}"))?;
-        Ok(PbftClient::new(&self.config, id, key)?)
+        Ok(match &self.proxy {
+            Some(proxy) => {
+                let addrs = (0..self.config.n()).map(|j| proxy.client_addr(j)).collect();
+                PbftClient::with_addrs(&self.config, id, key, addrs)?
+            }
+            None => PbftClient::new(&self.config, id, key)?,
+        })
+    }
+
+    /// The proxy every message crosses, unless the run has `--no-proxy`.
+    pub(crate) fn proxy(&self) -> Option<Arc<Proxy>> {
+        self.proxy.clone()
+    }
+
+    /// Every replica's real address (for `/status`, `/log` and `/clock`).
+    pub(crate) fn listen_addrs(&self) -> Vec<String> {
+        self.config.listen_addrs()
     }
 
     /// Stops every replica: SIGTERM, then SIGKILL to whatever is left after `grace`;
     /// reaps them and says how each ended.
     pub(crate) fn stop(&self, grace: Duration) -> Vec<ReplicaExit> {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let mut slots = self.slots.lock().expect("cluster lock poisoned");
         for slot in slots.iter().filter(|s| s.child.is_some()) {
+            // A paused replica would hold its SIGTERM until the grace ran out.
+            signal_group(slot.pid, Signal::SIGCONT);
             signal_group(slot.pid, Signal::SIGTERM);
         }
         let deadline = Instant::now() + grace;

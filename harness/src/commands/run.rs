@@ -1,10 +1,15 @@
 //! `harness run`: one test, end to end.
 //!
 //! ```text
-//! resolve config ─▶ run dir + test.json ─▶ recorder ─▶ cluster (3f+1 replicas, ready)
-//!   ─▶ workers at --rate for --time-limit (nemesis seam alongside) ─▶ final reads
-//!   ─▶ stop cluster ─▶ close history ─▶ check ─▶ results.json, summary, exit status
+//! resolve config + schedule ─▶ run dir + test.json ─▶ recorder ─▶ proxy + cluster
+//!   ─▶ workers at --rate for --time-limit, nemesis playing the schedule, crash watch
+//!   ─▶ final heal ─▶ recovery window (if faults ran) ─▶ final reads
+//!   ─▶ fetch /log and /status ─▶ stop cluster ─▶ close history
+//!   ─▶ linearizability + oracles ─▶ results.json, proxy.json, schedule.json, summary
 //! ```
+//!
+//! The exit status follows the worst oracle: linearizability, agreement, validity,
+//! exactly-once, crashes, liveness (the final reads complete) and stall.
 //!
 //! Ctrl-C or SIGTERM ends the workload early: no final reads, but the cluster is
 //! stopped, the partial history checked and results written (exit 1 if it is invalid,
@@ -12,26 +17,31 @@
 //! `results.json` with the error.
 
 use crate::cli::RunArgs;
+use crate::cluster::control::Crash;
 use crate::cluster::process::Launcher;
 use crate::cluster::{Cluster, ClusterSpec, ReplicaExit};
 use crate::exit::{Exit, ExitContext, Failure};
+use crate::faults::{CurrentFault, NemesisContext};
 use crate::history_check::{check_history, read_history};
+use crate::judge::{ClusterEvidence, Judged};
 use crate::limiter::Limiter;
-use crate::nemesis::{CurrentFault, Nemesis, NemesisContext};
 use crate::progress::Progress;
-use crate::recorder::Recorder;
-use crate::results::{counts, processes, RunResults, Window};
+use crate::recorder::{Recorder, RecorderHandle};
+use crate::results::{counts, processes, FaultReport, RunResults, Window};
 use crate::run_config::RunConfig;
-use crate::shutdown::{interrupts, stop_flag};
+use crate::shutdown::{interrupts, stop_flag, Stop};
 use crate::stats::Stats;
 use crate::store::{create_run_dir, write_json};
 use crate::workers::{final_reads, run_slot, Shared};
 use anyhow::{anyhow, Context, Result};
+use checker::oracles::{recovery, worst, ExecutedRequest};
 use checker::Verdict;
+use nemesis::{AppliedAction, LinkCounts, Schedule};
 use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use workloads::Generator;
 
@@ -51,12 +61,22 @@ pub(crate) fn run(args: &RunArgs) -> Result<Exit, Failure> {
     runtime.block_on(run_test(config, launcher))
 }
 
+/// How often the crash watch looks at the replica processes.
+const CRASH_WATCH_EVERY: Duration = Duration::from_millis(250);
+
 /// What the workload phase produced.
 struct Driven {
     stats: Stats,
     window: Window,
     replicas: Vec<ReplicaExit>,
     interrupted: bool,
+    schedule: Schedule,
+    applied: Vec<AppliedAction>,
+    final_reads_from: Option<u64>,
+    evidence: ClusterEvidence,
+    crashes: Vec<Crash>,
+    invoked: BTreeSet<ExecutedRequest>,
+    proxy_counts: Option<BTreeMap<&'static str, LinkCounts>>,
 }
 
 async fn run_test(config: RunConfig, launcher: Launcher) -> Result<Exit, Failure> {
@@ -84,6 +104,7 @@ async fn run_test(config: RunConfig, launcher: Launcher) -> Result<Exit, Failure
     );
     let mut results = RunResults {
         verdict: None,
+        oracles: Vec::new(),
         error: None,
         interrupted: false,
         workload: config.workload.name().into(),
@@ -99,6 +120,8 @@ async fn run_test(config: RunConfig, launcher: Launcher) -> Result<Exit, Failure
         replicas: Vec::new(),
         reproduce: config.reproduce_command(),
         check: None,
+        faults: FaultReport::default(),
+        proxy: None,
     };
     let outcome = drive(&config, launcher, &run_dir)
         .await
@@ -126,7 +149,8 @@ async fn run_test(config: RunConfig, launcher: Launcher) -> Result<Exit, Failure
     exit
 }
 
-/// Checks the history and fills in the results; the exit status follows the verdict.
+/// Checks the history, runs the oracles and fills in the results; the exit status
+/// follows the worst verdict.
 fn finish(
     config: &RunConfig,
     run_dir: &Path,
@@ -140,12 +164,37 @@ fn finish(
     results.latency_us = driven.stats.latency();
     results.latency_us_by_f = driven.stats.latency_by_f();
     results.workload_seconds = driven.window.seconds();
+    results.proxy = driven.proxy_counts;
+    write_json(
+        &run_dir.join("schedule.json"),
+        &json!({"planned": &driven.schedule, "applied": &driven.applied}),
+    )?;
     let ops = read_history(&run_dir.join("history.jsonl"))?;
     results.ops_per_sec = driven.window.ops_per_sec(&ops);
     results.processes = processes(&ops);
-    let check = check_history(ops, config.workload, config.check_timeout)?;
-    let verdict = check.verdict;
+    results.faults = FaultReport {
+        clock_mode: "replica-clock",
+        scheduled: driven.schedule.windows.len(),
+        actions: driven.applied.len(),
+        crashes: driven.crashes.clone(),
+        view_changes: driven.evidence.view_changes.clone(),
+        recovery: recovery(&ops, driven.window.end),
+    };
+    let check = check_history(ops.clone(), config.workload, config.check_timeout)?;
+    let oracles = Judged {
+        check: &check,
+        ops: &ops,
+        evidence: &driven.evidence,
+        invoked: &driven.invoked,
+        crashes: &driven.crashes,
+        workload: (driven.window.start, driven.window.end),
+        final_reads_from: driven.final_reads_from,
+        stall_ns: config.stall * 1_000_000_000,
+    }
+    .oracles();
+    let verdict = worst(oracles.iter().map(|o| o.verdict));
     results.verdict = Some(verdict);
+    results.oracles = oracles;
     results.check = Some(check);
     if driven.interrupted && verdict != Verdict::Invalid {
         return Err(anyhow!(
@@ -153,6 +202,18 @@ fn finish(
         ));
     }
     Ok(verdict.into())
+}
+
+/// Looks for replicas that exit on their own until `stop`.
+async fn crash_watch(cluster: Arc<Cluster>, recorder: RecorderHandle, mut stop: Stop) {
+    loop {
+        cluster.watch_crashes(recorder.elapsed());
+        // Stop, or look again.
+        tokio::select! {
+            _ = stop.wait() => return,
+            _ = tokio::time::sleep(CRASH_WATCH_EVERY) => {}
+        }
+    }
 }
 
 /// Starts the cluster, runs the workload and the final reads, stops the cluster and
@@ -165,7 +226,9 @@ async fn drive(config: &RunConfig, launcher: Launcher, run_dir: &Path) -> Result
         clients: config.concurrency,
         seed: config.seed(),
         ready_timeout: Duration::from_secs(config.ready_timeout),
+        proxy: !config.no_proxy,
     };
+    let schedule = config.schedule()?;
     // Spawned on this (the runtime's main) thread, which outlives the cluster: the
     // replicas' parent-death signal is tied to it.
     let cluster = Arc::new(Cluster::launch(run_dir, &spec, launcher, &mut interrupt).await?);
@@ -175,6 +238,7 @@ async fn drive(config: &RunConfig, launcher: Launcher, run_dir: &Path) -> Result
         recorder: recorder.handle(),
         op_timeout: Duration::from_millis(config.op_timeout_ms),
         next_process: Arc::new(AtomicU64::new(slots)),
+        requests: Arc::new(Mutex::new(BTreeSet::new())),
     };
     let (stop_workload, workload_stop) = stop_flag();
     let (limiter, limiter_task) = Limiter::start(
@@ -191,6 +255,7 @@ async fn drive(config: &RunConfig, launcher: Launcher, run_dir: &Path) -> Result
         config.time_limit,
     );
     let window_start = recorder.handle().elapsed();
+    let workload_start = tokio::time::Instant::now();
     let mut workers = Vec::with_capacity(config.concurrency);
     for slot in 0..slots {
         let client = cluster.client(slot as usize)?;
@@ -204,22 +269,46 @@ async fn drive(config: &RunConfig, launcher: Launcher, run_dir: &Path) -> Result
             workload_stop.clone(),
         )));
     }
-    // The fault schedule of the nemesis issue plugs in here.
-    let nemesis: Option<Box<dyn Nemesis>> = None;
-    let nemesis_task = nemesis.map(|nemesis| {
-        tokio::spawn(nemesis.run(NemesisContext {
-            recorder: recorder.handle(),
-            cluster: Arc::clone(&cluster),
-            fault: fault.clone(),
-            stop: workload_stop.clone(),
-        }))
+    let (stop_watch, watch_stop) = stop_flag();
+    let watch = tokio::spawn(crash_watch(
+        Arc::clone(&cluster),
+        recorder.handle(),
+        watch_stop,
+    ));
+    let faulty = !schedule.windows.is_empty();
+    let (stop_nemesis, nemesis_stop) = stop_flag();
+    let nemesis_task = faulty.then(|| {
+        crate::faults::spawn(
+            schedule.clone(),
+            NemesisContext {
+                recorder: recorder.handle(),
+                cluster: Arc::clone(&cluster),
+                fault: fault.clone(),
+                stop: nemesis_stop,
+                seed: config.seed(),
+                start: workload_start,
+            },
+        )
     });
     // The time limit, unless a signal comes first.
-    let interrupted = tokio::select! {
+    let mut interrupted = tokio::select! {
         biased;
         _ = interrupt.wait() => true,
         _ = tokio::time::sleep(Duration::from_secs(config.time_limit)) => false,
     };
+    stop_nemesis.stop();
+    let applied = match nemesis_task {
+        Some(task) => task.await.context("the nemesis task failed")?,
+        None => Vec::new(),
+    };
+    if faulty && !interrupted {
+        // The recovery window after the final heal, unless a signal comes first.
+        interrupted = tokio::select! {
+            biased;
+            _ = interrupt.wait() => true,
+            _ = tokio::time::sleep(Duration::from_secs(config.recovery_time)) => false,
+        };
+    }
     stop_workload.stop();
     let window_end = recorder.handle().elapsed();
     let mut clients = Vec::with_capacity(workers.len());
@@ -227,12 +316,11 @@ async fn drive(config: &RunConfig, launcher: Launcher, run_dir: &Path) -> Result
         clients.push(worker.await.context("a worker task failed")?);
     }
     let _ = limiter_task.await;
-    if let Some(task) = nemesis_task {
-        task.await.context("the nemesis task failed")??;
-    }
     let interrupted = interrupted || interrupt.is_set();
+    let mut final_reads_from = None;
     if !interrupted {
         let reads = generator.final_reads();
+        final_reads_from = Some(recorder.handle().elapsed().as_nanos() as u64);
         // The final reads, unless a signal comes first.
         tokio::select! {
             biased;
@@ -240,9 +328,22 @@ async fn drive(config: &RunConfig, launcher: Launcher, run_dir: &Path) -> Result
             _ = final_reads(clients, &reads, &shared) => {}
         }
     }
+    let evidence = ClusterEvidence::collect(&cluster.listen_addrs(), run_dir).await;
     progress.finish().await;
     let interrupted = interrupted || interrupt.is_set();
+    stop_watch.stop();
+    let _ = watch.await;
+    cluster.watch_crashes(recorder.handle().elapsed());
     let replicas = cluster.stop(STOP_GRACE);
+    let crashes = cluster.crashes(&replicas);
+    let proxy_counts = match cluster.proxy() {
+        Some(proxy) => {
+            write_json(&run_dir.join("proxy.json"), &proxy.counts_by_link())?;
+            Some(proxy.counts_by_kind())
+        }
+        None => None,
+    };
+    let invoked = std::mem::take(&mut *shared.requests.lock().expect("requests lock poisoned"));
     drop(shared);
     let stats = recorder.finish()?;
     Ok(Driven {
@@ -253,5 +354,12 @@ async fn drive(config: &RunConfig, launcher: Launcher, run_dir: &Path) -> Result
         },
         replicas,
         interrupted,
+        schedule,
+        applied,
+        final_reads_from,
+        evidence,
+        crashes,
+        invoked,
+        proxy_counts,
     })
 }

@@ -1,0 +1,89 @@
+//! Agreement: no two replicas executed different batches at one sequence number.
+//! Entries learnt by state transfer are not executions and are left out.
+
+use super::logs::ReplicaLog;
+use super::OracleResult;
+use std::collections::BTreeMap;
+
+/// Compares every sequence number across `logs`.
+pub fn agreement(logs: &[ReplicaLog]) -> OracleResult {
+    let mut by_seq: BTreeMap<u64, BTreeMap<&str, Vec<usize>>> = BTreeMap::new();
+    for log in logs {
+        for e in log.executed() {
+            by_seq
+                .entry(e.seq)
+                .or_default()
+                .entry(&e.digest)
+                .or_default()
+                .push(log.replica);
+        }
+    }
+    let mut violations = Vec::new();
+    for (seq, digests) in &by_seq {
+        if digests.len() > 1 {
+            let sides: Vec<String> = digests
+                .iter()
+                .map(|(d, rs)| format!("replicas {rs:?} executed {}", &d[..d.len().min(16)]))
+                .collect();
+            violations.push(format!("seq {seq}: {}", sides.join("; ")));
+        }
+    }
+    let checked = format!(
+        "{} sequence numbers compared across {} replica logs",
+        by_seq.len(),
+        logs.len()
+    );
+    OracleResult::from_violations("agreement", checked, violations)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracles::ExecutedEntry;
+    use crate::Verdict;
+
+    pub(crate) fn log(replica: usize, digests: &[&str]) -> ReplicaLog {
+        ReplicaLog {
+            replica,
+            entries: digests
+                .iter()
+                .enumerate()
+                .map(|(i, d)| ExecutedEntry {
+                    seq: i as u64 + 1,
+                    digest: d.to_string(),
+                    requests: vec![],
+                    transferred: false,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn equal_prefixes_agree() {
+        let r = agreement(&[log(0, &["a", "b", "c"]), log(1, &["a", "b"]), log(2, &[])]);
+        assert_eq!(r.verdict, Verdict::Valid, "{r:?}");
+    }
+
+    #[test]
+    fn diverging_logs_are_a_violation_naming_the_seq_and_replicas() {
+        let r = agreement(&[
+            log(0, &["a", "b"]),
+            log(1, &["a", "x"]),
+            log(2, &["a", "b"]),
+        ]);
+        assert_eq!(r.verdict, Verdict::Invalid);
+        assert_eq!(r.evidence.len(), 1);
+        assert!(
+            r.evidence[0].contains("seq 2") && r.evidence[0].contains("[0, 2]"),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn transferred_entries_are_not_executions() {
+        let mut odd = log(1, &["a", "x"]);
+        odd.entries[1].transferred = true;
+        let r = agreement(&[log(0, &["a", "b"]), odd]);
+        assert_eq!(r.verdict, Verdict::Valid);
+    }
+}

@@ -1,0 +1,49 @@
+//! Fault injection for the PBFT harness: what Jepsen calls the nemesis.
+//!
+//! ```text
+//!   replica i ──POST /pbft──▶ proxy listener (i→j) ──rules──▶ replica j
+//!   client    ──POST /request─▶ proxy listener (c→j) ──rules──▶ replica j
+//!
+//!   Schedule (seeded or from a file) ──▶ Runner ──┬─ proxy rules (partitions, packets)
+//!                                                 ├─ Processes (kill/start, pause/resume)
+//!                                                 ├─ POST /clock (bump, strobe, rate)
+//!                                                 └─ Observer (history ops, fault name)
+//! ```
+//!
+//! - [`link`]: who talks to whom: an [`Endpoint`] and a directed [`Link`].
+//! - [`message`]: what the proxy learns of one message (type, view, seq, sender).
+//! - [`rule`]: the fault API: a [`Rule`] sees one message and returns a [`Verdict`];
+//!   installing one gives a [`RuleGuard`] that heals on drop (turmoil's shape).
+//! - [`partition`]: Jepsen's partition topologies and the rule that cuts links.
+//! - [`packet`]: per-link packet faults (drop, delay, duplicate, reorder, replay).
+//! - [`proxy`]: the runtime that applies rules: one listener per directed link.
+//! - [`fault`]: the faults a schedule can hold, and their targets.
+//! - [`schedule`]: fault windows in time, generated from a seed or read from TOML.
+//! - [`control`]: what the runner needs from the harness (processes, recording).
+//! - [`runner`]: plays a schedule against a cluster and heals everything at the end.
+//! - [`replica_http`]: `/status` and `/clock` calls to the replicas.
+
+pub mod control;
+pub mod error;
+pub mod fault;
+pub mod link;
+pub mod message;
+pub mod packet;
+pub mod partition;
+pub mod proxy;
+pub mod replica_http;
+pub mod rule;
+pub mod runner;
+pub mod schedule;
+
+pub use control::{Observer, Processes};
+pub use error::{Error, Result};
+pub use fault::{ClockFault, Family, Fault, Target};
+pub use link::{Endpoint, Link};
+pub use message::Message;
+pub use packet::PacketSpec;
+pub use partition::{ClientSide, Topology};
+pub use proxy::{LinkCounts, Proxy};
+pub use rule::{Rule, RuleGuard, Verdict};
+pub use runner::{AppliedAction, Runner};
+pub use schedule::{Schedule, Window};

@@ -1,0 +1,340 @@
+//! The interposing proxy: one listener on 127.0.0.1 for every directed link (replica i
+//! to replica j, and the clients to replica j). Replicas and clients are given these
+//! addresses instead of each other's, so every message crosses exactly one listener
+//! and the proxy knows its link without trusting anything in it.
+//!
+//! Each HTTP request is one message. The proxy decodes it ([`Message`]), asks the
+//! installed rules for a [`Verdict`], counts it, and acts:
+//!
+//! | verdict | peer message (`POST /pbft`) | client request (`POST /request`) |
+//! |---|---|---|
+//! | deliver | forward, answer with the receiver's answer | same |
+//! | drop | answer 202 as if delivered | answer 503 (the client hears nothing useful) |
+//! | delay | answer 202, forward later | forward later, then answer |
+//! | duplicate | forward twice | same (the second answer is discarded) |
+//! | hold | answer 202, forward after the link's next message (or after 100 ms) | forward after 50 ms |
+//! | replay | forward, and forward an earlier message of the link again | same |
+
+mod counters;
+
+pub use counters::LinkCounts;
+
+use crate::error::{Error, Result};
+use crate::link::Link;
+use crate::message::Message;
+use crate::rule::{Rule, RuleGuard, RuleTable, Verdict};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use counters::Counters;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Earlier messages kept per link for replays.
+const REPLAY_RING: usize = 16;
+/// The longest a held (reordered) peer message waits for the next one.
+const HOLD_MAX: Duration = Duration::from_millis(100);
+/// How long a held client request waits.
+const HOLD_REQUEST: Duration = Duration::from_millis(50);
+/// Time limit of a forwarded peer message (the replicas' own send timeout).
+const PEER_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time limit of a forwarded client request (the client gives up well before).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Largest body accepted (the replicas' own limit).
+const BODY_LIMIT: usize = 256 * 1024 * 1024;
+
+/// The ChaCha stream of the run seed the proxy's verdicts draw from.
+const PROXY_STREAM: u64 = 1 << 41;
+
+type Recent = BTreeMap<Link, VecDeque<(bool, Bytes)>>;
+
+struct Shared {
+    rules: Arc<Mutex<RuleTable>>,
+    rng: Mutex<ChaCha8Rng>,
+    counters: Counters,
+    http: reqwest::Client,
+    /// Replica `j`'s real address.
+    targets: Vec<String>,
+    /// Recent messages per link (is_request, body), for replays.
+    recent: Mutex<Recent>,
+    /// Held messages per link.
+    held: Mutex<BTreeMap<Link, Vec<Bytes>>>,
+}
+
+/// The running proxy; dropping it stops every listener.
+pub struct Proxy {
+    shared: Arc<Shared>,
+    addrs: BTreeMap<Link, SocketAddr>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy").field("addrs", &self.addrs).finish()
+    }
+}
+
+impl Proxy {
+    /// Binds a listener on 127.0.0.1 for every directed link of a cluster whose replica
+    /// `j` listens at `targets[j]`, and starts serving. `seed` drives every random
+    /// verdict.
+    pub async fn start(targets: Vec<String>, seed: u64) -> Result<Proxy> {
+        let n = targets.len();
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| Error::Proxy(format!("http client: {e}")))?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(PROXY_STREAM);
+        let shared = Arc::new(Shared {
+            rules: Arc::new(Mutex::new(RuleTable::default())),
+            rng: Mutex::new(rng),
+            counters: Counters::default(),
+            http,
+            targets,
+            recent: Mutex::new(BTreeMap::new()),
+            held: Mutex::new(BTreeMap::new()),
+        });
+        let mut addrs = BTreeMap::new();
+        let mut tasks = Vec::new();
+        for link in Link::all(n) {
+            let listener = TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| Error::Proxy(format!("cannot bind a listener for {link}: {e}")))?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| Error::Proxy(format!("listener address for {link}: {e}")))?;
+            addrs.insert(link, addr);
+            let router = axum::Router::new()
+                .fallback(handle)
+                .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+                .with_state((Arc::clone(&shared), link));
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(%link, error = %e, "proxy listener failed");
+                }
+            }));
+        }
+        Ok(Proxy {
+            shared,
+            addrs,
+            tasks,
+        })
+    }
+
+    /// The address replica `from` must use to reach replica `to`.
+    pub fn peer_addr(&self, from: usize, to: usize) -> String {
+        self.addrs[&Link::peer(from, to)].to_string()
+    }
+
+    /// The address clients must use to reach replica `to`.
+    pub fn client_addr(&self, to: usize) -> String {
+        self.addrs[&Link::client(to)].to_string()
+    }
+
+    /// Installs a rule; it applies until the guard is dropped.
+    pub fn install(&self, rule: impl Rule) -> RuleGuard {
+        RuleGuard::new(&self.shared.rules, Box::new(rule))
+    }
+
+    /// Removes every rule (the final heal).
+    pub fn heal_all(&self) {
+        self.shared
+            .rules
+            .lock()
+            .expect("rule table poisoned")
+            .clear();
+    }
+
+    /// Whether any rule is installed.
+    pub fn is_healed(&self) -> bool {
+        self.shared
+            .rules
+            .lock()
+            .expect("rule table poisoned")
+            .is_empty()
+    }
+
+    /// Counters as `{link: {message type: counts}}`.
+    pub fn counts_by_link(&self) -> BTreeMap<String, BTreeMap<&'static str, LinkCounts>> {
+        self.shared.counters.by_link()
+    }
+
+    /// Counters summed by message type, plus `"all"`.
+    pub fn counts_by_kind(&self) -> BTreeMap<&'static str, LinkCounts> {
+        self.shared.counters.by_kind()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// One message arrives on `link`.
+async fn handle(
+    State((shared, link)): State<(Arc<Shared>, Link)>,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let is_request = uri.path() == "/request";
+    let msg = if is_request {
+        Message::request(link, &body)
+    } else {
+        Message::peer(link, &body)
+    };
+    let verdict = {
+        let rules = shared.rules.lock().expect("rule table poisoned");
+        if rules.is_empty() {
+            Verdict::Deliver
+        } else {
+            let mut rng = shared.rng.lock().expect("proxy rng poisoned");
+            rules.verdict(&msg, &mut rng)
+        }
+    };
+    shared.counters.count(link, msg.kind, verdict);
+    match verdict {
+        Verdict::Deliver => shared.deliver(link, is_request, body).await,
+        Verdict::Drop if is_request => {
+            (StatusCode::SERVICE_UNAVAILABLE, "dropped by the nemesis").into_response()
+        }
+        Verdict::Drop => StatusCode::ACCEPTED.into_response(),
+        Verdict::Delay(d) if is_request => {
+            tokio::time::sleep(d).await;
+            shared.deliver(link, is_request, body).await
+        }
+        Verdict::Delay(d) => {
+            let shared = Arc::clone(&shared);
+            tokio::spawn(async move {
+                tokio::time::sleep(d).await;
+                shared.deliver(link, false, body).await;
+            });
+            StatusCode::ACCEPTED.into_response()
+        }
+        Verdict::Duplicate => {
+            let (copy, again) = (Arc::clone(&shared), body.clone());
+            tokio::spawn(async move { copy.forward(link, is_request, again).await });
+            shared.deliver(link, is_request, body).await
+        }
+        Verdict::Hold if is_request => {
+            tokio::time::sleep(HOLD_REQUEST).await;
+            shared.deliver(link, is_request, body).await
+        }
+        Verdict::Hold => {
+            shared.hold(link, body);
+            StatusCode::ACCEPTED.into_response()
+        }
+        Verdict::Replay => {
+            let earlier = shared.earlier(link);
+            if let Some((was_request, old)) = earlier {
+                let copy = Arc::clone(&shared);
+                tokio::spawn(async move { copy.forward(link, was_request, old).await });
+            }
+            shared.deliver(link, is_request, body).await
+        }
+    }
+}
+
+impl Shared {
+    /// Forwards now, remembers the message for replays and releases held messages.
+    async fn deliver(self: &Arc<Self>, link: Link, is_request: bool, body: Bytes) -> Response {
+        {
+            let mut recent = self.recent.lock().expect("recent poisoned");
+            let ring = recent.entry(link).or_default();
+            if ring.len() == REPLAY_RING {
+                ring.pop_front();
+            }
+            ring.push_back((is_request, body.clone()));
+        }
+        self.release(link);
+        self.forward(link, is_request, body).await
+    }
+
+    /// Sends one message to its replica and returns the replica's answer.
+    async fn forward(&self, link: Link, is_request: bool, body: Bytes) -> Response {
+        let (path, timeout) = if is_request {
+            ("/request", REQUEST_TIMEOUT)
+        } else {
+            ("/pbft", PEER_TIMEOUT)
+        };
+        let url = format!("http://{}{path}", self.targets[link.to]);
+        let answer = self
+            .http
+            .post(url)
+            .timeout(timeout)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await;
+        match answer {
+            Ok(resp) => {
+                let status =
+                    StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+                match resp.bytes().await {
+                    Ok(bytes) => {
+                        (status, [("content-type", "application/json")], bytes).into_response()
+                    }
+                    Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+                }
+            }
+            Err(e) => {
+                tracing::trace!(%link, error = %e, "forward failed");
+                StatusCode::SERVICE_UNAVAILABLE.into_response()
+            }
+        }
+    }
+
+    /// Holds a peer message until the link's next delivery, or [`HOLD_MAX`].
+    fn hold(self: &Arc<Self>, link: Link, body: Bytes) {
+        self.held
+            .lock()
+            .expect("held poisoned")
+            .entry(link)
+            .or_default()
+            .push(body);
+        let shared = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(HOLD_MAX).await;
+            shared.release(link);
+        });
+    }
+
+    /// Forwards whatever is held on `link` (in the background).
+    fn release(self: &Arc<Self>, link: Link) {
+        let held = self
+            .held
+            .lock()
+            .expect("held poisoned")
+            .remove(&link)
+            .unwrap_or_default();
+        for body in held {
+            let shared = Arc::clone(self);
+            tokio::spawn(async move { shared.forward(link, false, body).await });
+        }
+    }
+
+    /// A random earlier message of `link`.
+    fn earlier(&self, link: Link) -> Option<(bool, Bytes)> {
+        let recent = self.recent.lock().expect("recent poisoned");
+        let ring = recent.get(&link)?;
+        if ring.is_empty() {
+            return None;
+        }
+        let k = self
+            .rng
+            .lock()
+            .expect("proxy rng poisoned")
+            .gen_range(0..ring.len());
+        ring.get(k).cloned()
+    }
+}

@@ -1,0 +1,85 @@
+//! The replicas' own HTTP endpoints the nemesis uses: `GET /status` (to find the
+//! primary) and `POST /clock` (clock faults). Always the replicas' real addresses,
+//! never through the proxy.
+
+use crate::error::{Error, Result};
+use replica::clock::ClockSettings;
+use std::time::Duration;
+
+/// How long one control call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Talks to every replica's control endpoints.
+#[derive(Debug, Clone)]
+pub struct ReplicaHttp {
+    addrs: Vec<String>,
+    http: reqwest::Client,
+}
+
+impl ReplicaHttp {
+    /// Replica `i` listens at `addrs[i]`.
+    pub fn new(addrs: Vec<String>) -> Self {
+        ReplicaHttp {
+            addrs,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Number of replicas.
+    pub fn n(&self) -> usize {
+        self.addrs.len()
+    }
+
+    /// Replica `i`'s current view, if it answers.
+    pub async fn view(&self, i: usize) -> Option<u64> {
+        let url = format!("http://{}/status", self.addrs[i]);
+        let resp = self.http.get(url).timeout(CALL_TIMEOUT).send().await.ok()?;
+        let status: serde_json::Value = resp.json().await.ok()?;
+        status.get("view")?.as_u64()
+    }
+
+    /// The primary of the highest view a replica reports (0 if none answers).
+    pub async fn primary(&self) -> usize {
+        let mut view = None;
+        for i in 0..self.n() {
+            if let Some(v) = self.view(i).await {
+                view = Some(view.map_or(v, |w: u64| w.max(v)));
+            }
+        }
+        (view.unwrap_or(0) % self.n() as u64) as usize
+    }
+
+    /// Sets replica `i`'s clock.
+    pub async fn set_clock(&self, i: usize, settings: ClockSettings) -> Result<()> {
+        let url = format!("http://{}/clock", self.addrs[i]);
+        let fail = |reason: String| Error::Http {
+            replica: i,
+            endpoint: "/clock",
+            reason,
+        };
+        let resp = self
+            .http
+            .post(url)
+            .timeout(CALL_TIMEOUT)
+            .json(&settings)
+            .send()
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(fail(format!("answered {}", resp.status())));
+        }
+        Ok(())
+    }
+
+    /// Waits until replica `i` answers `/status`, up to `limit`.
+    pub async fn wait_answering(&self, i: usize, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            if self.view(i).await.is_some() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+}
