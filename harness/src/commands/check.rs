@@ -32,6 +32,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Exit, Failure> {
         threads: args.threads,
         witness: args.witness,
         locality_pruning: !args.plain_search,
+        ..CheckOptions::default()
     };
     let result = check_kind(kind, Some(Val::parse_cli(&args.initial)), &calls, &options)
         .context("the history does not fit the model")
