@@ -96,7 +96,11 @@ fn bench(args: &BenchCheckArgs) -> Result<Exit> {
             "{:<28} {:<9} {:<5} {:<8} {:<8} {:>5} {:>11.3} {:>11} {:>8.2} {:>9.1}{}",
             case.file,
             if case.partition { "per-key" } else { "whole" },
-            case.nil_read.name(),
+            match case.model {
+                // No reads: the meaning does not apply.
+                ModelKind::Mutex => "-",
+                _ => case.nil_read.name(),
+            },
             format!("{:?}", case.expected).to_lowercase(),
             format!("{verdict:?}").to_lowercase(),
             calls.len(),
