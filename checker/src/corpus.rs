@@ -2,7 +2,7 @@
 //! how each file is to be read and checked, for tests and benchmarks.
 
 use crate::error::{Error, Result};
-use crate::model::{ModelKind, Val};
+use crate::model::{ModelKind, NilRead, Val};
 use crate::verdict::Verdict;
 use std::path::{Path, PathBuf};
 
@@ -21,6 +21,9 @@ pub struct KnownCase {
     pub partition: bool,
     /// In Jepsen logs, `:fail :cas` means the cas ran and returned false.
     pub fail_cas_returned_false: bool,
+    /// What a read of `nil` means: the table does not say, so this is the default for the
+    /// file's format and model ([`NilRead::default_for`]).
+    pub nil_read: NilRead,
     /// The verdict the history is known to have.
     pub expected: Verdict,
     /// The peer checker's median time in milliseconds, if it decided.
@@ -85,8 +88,10 @@ fn parse_row(line: &str) -> std::result::Result<KnownCase, String> {
     } else {
         return Err(format!("unknown model description {model:?}"));
     };
+    let nil_read = NilRead::default_for(format.parse().map_err(|e: Error| e.to_string())?, kind);
     Ok(KnownCase {
         file: file.to_string(),
+        nil_read,
         format,
         model: kind,
         initial,

@@ -1,6 +1,7 @@
 //! What a check returns: the verdict and its evidence, serializable for reports.
 
 use crate::history::{Call, OpType};
+use crate::model::NilRead;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -110,6 +111,11 @@ pub struct CheckResult {
     pub verdict: Verdict,
     /// The model checked against.
     pub model: String,
+    /// What a completed read of `nil` meant (`any` or `value`); `null` for a model
+    /// without reads.
+    pub nil_read: Option<NilRead>,
+    /// Whether the values were `jepsen.independent` `[key value]` tuples, split by key.
+    pub independent: bool,
     /// Whether the history was split by key (P-compositionality).
     pub partitioned: bool,
     /// How the search went: `per-key`, `whole-state`, or whole-state pruned by locality.

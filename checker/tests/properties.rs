@@ -63,7 +63,7 @@ proptest! {
             op.key = Some(format!("k{}", spec[p as usize].1));
         }
         let calls = pair(history).unwrap();
-        let model = checker::model::Kv { initial: Val::Int(0) };
+        let model = checker::model::Kv::new(Val::Int(0));
         let verdict = |partition: bool, locality_pruning: bool| {
             let options = CheckOptions { partition, locality_pruning, ..CheckOptions::default() };
             check(&model, &calls, &options).unwrap().verdict

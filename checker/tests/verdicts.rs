@@ -1,5 +1,6 @@
 //! Every history in shared/data/VERDICTS.tsv gets its known verdict (kv files both split
-//! by key and as one map state, as the table lists them).
+//! by key and as one map state, as the table lists them), with the default read semantics
+//! of its format and model.
 
 use checker::corpus::{read_known_cases, KnownCase};
 use checker::history::pair;
@@ -34,6 +35,7 @@ fn verdict_of(dir: &Path, case: &KnownCase) -> (Verdict, usize) {
         partition: case.partition,
         timeout: Some(Duration::from_secs(120)),
         witness: true,
+        nil_read: case.nil_read,
         ..CheckOptions::default()
     };
     let result = check_kind(case.model, Some(case.initial.clone()), &calls, &options).unwrap();

@@ -83,6 +83,16 @@ pub(crate) struct CheckArgs {
     /// false" (the etcd logs' meaning).
     #[arg(long)]
     pub(crate) fail_cas_did_not_happen: bool,
+    /// What a read that completed with nil means: `any` (the client did not learn the
+    /// value; Knossos's register, cas-register and multi-register models) or `value` (the
+    /// register was empty; Porcupine's etcd model and this harness's own histories)
+    /// [default: any for EDN input with those three models, else value].
+    #[arg(long, value_name = "any|value", value_parser = |s: &str| s.parse::<checker::NilRead>())]
+    pub(crate) nil_read: Option<checker::NilRead>,
+    /// The values are jepsen.independent [key value] tuples (e.g. `:value [3 [1 2]]`):
+    /// split them by key and check each key on its own with the model.
+    #[arg(long, conflicts_with = "no_partition")]
+    pub(crate) independent: bool,
 }
 
 /// Arguments of `harness bench-check`.

@@ -98,6 +98,23 @@ pub fn detect(path: &Path, first_bytes: &str) -> HistoryFormat {
     }
 }
 
+/// Recognises a file's format with [`detect`] from its name and first bytes, as
+/// [`read_history`] does when given no format. A file that cannot be read is an
+/// [`Error::Io`].
+pub fn detect_file(path: &Path) -> Result<HistoryFormat> {
+    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    let mut head = Vec::new();
+    file.take(SNIFF_BYTES)
+        .read_to_end(&mut head)
+        .map_err(|e| io_error(path, e))?;
+    let text = match std::str::from_utf8(&head) {
+        Ok(t) => t,
+        // The cut may fall inside a character: look at the valid part.
+        Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
+    };
+    Ok(detect(path, text))
+}
+
 fn io_error(path: &Path, source: std::io::Error) -> Error {
     Error::Io {
         path: path.to_path_buf(),
@@ -113,19 +130,7 @@ fn io_error(path: &Path, source: std::io::Error) -> Error {
 pub fn read_history(path: &Path, format: Option<HistoryFormat>) -> Result<Vec<Op>> {
     let format = match format {
         Some(f) => f,
-        None => {
-            let file = File::open(path).map_err(|e| io_error(path, e))?;
-            let mut head = Vec::new();
-            file.take(SNIFF_BYTES)
-                .read_to_end(&mut head)
-                .map_err(|e| io_error(path, e))?;
-            let text = match std::str::from_utf8(&head) {
-                Ok(t) => t,
-                // The cut may fall inside a character: look at the valid part.
-                Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
-            };
-            detect(path, text)
-        }
+        None => detect_file(path)?,
     };
     match format {
         HistoryFormat::Jsonl => read_jsonl(path),

@@ -1,7 +1,7 @@
 //! A key-value map: read/get, write/put, cas and append on independent keys.
 
 use super::register::{compile_register_call, step_register, RegisterInput, RegisterOutput};
-use super::{misfit, Compiled, KeyTable, Model, Val};
+use super::{misfit, Compiled, KeyTable, Model, NilRead, Val};
 use crate::error::Result;
 use crate::history::{Call, OpType};
 use std::sync::Arc;
@@ -15,7 +15,8 @@ pub enum KvInput {
     Append(usize, Val),
 }
 
-/// A map from keys to values, every key starting at `initial`.
+/// A map from keys to values, every key starting at `initial`. A read of `nil` means
+/// `nil_read` (see [`NilRead`]); appends are not reads and are unaffected.
 ///
 /// Each operation touches only its own key, so the model is partitionable: checked one key
 /// at a time, its state is a single value; checked whole (`--no-partition`), it is the
@@ -24,6 +25,19 @@ pub enum KvInput {
 pub struct Kv {
     /// Every key's value before any operation.
     pub initial: Val,
+    /// What a completed read of `nil` means.
+    pub nil_read: NilRead,
+}
+
+impl Kv {
+    /// A map whose keys start at `initial`; a read of `nil` must find the key `nil`
+    /// ([`NilRead::Value`]).
+    pub fn new(initial: Val) -> Self {
+        Kv {
+            initial,
+            nil_read: NilRead::Value,
+        }
+    }
 }
 
 impl Model for Kv {
@@ -57,7 +71,7 @@ impl Model for Kv {
                 output: (call.outcome == OpType::Ok).then_some(RegisterOutput::Written),
             }));
         }
-        let compiled = compile_register_call("kv", call, true)?;
+        let compiled = compile_register_call("kv", call, true, self.nil_read)?;
         Ok(compiled.map(|c| Compiled {
             input: KvInput::Register(keys.slot(key), c.input),
             output: c.output,
@@ -88,6 +102,10 @@ impl Model for Kv {
         let mut values = state.to_vec();
         values[slot] = next;
         Some(values.into())
+    }
+
+    fn nil_read(&self) -> Option<NilRead> {
+        Some(self.nil_read)
     }
 
     fn component(&self, input: &KvInput) -> Option<usize> {

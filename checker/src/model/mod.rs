@@ -6,12 +6,14 @@
 mod kv;
 mod multi_register;
 mod mutex;
+mod nil_read;
 mod register;
 mod value;
 
 pub use kv::Kv;
 pub use multi_register::MultiRegister;
 pub use mutex::Mutex;
+pub use nil_read::NilRead;
 pub use register::Register;
 pub use value::Val;
 
@@ -105,6 +107,12 @@ pub trait Model: Send + Sync {
         output: Option<&Self::Output>,
     ) -> Option<Self::State>;
 
+    /// What a completed read of `nil` means to this model, or `None` for a model
+    /// without reads (the mutex).
+    fn nil_read(&self) -> Option<NilRead> {
+        None
+    }
+
     /// For a model whose state is a product of independent components (the keys of a
     /// map): the one component `input` reads and writes, or `None` if it touches several
     /// or the model is not such a product. Enables pruning by locality.
@@ -148,6 +156,17 @@ pub enum ModelKind {
 impl ModelKind {
     /// The names accepted on the command line.
     pub const NAMES: &'static str = "register, cas-register, kv, mutex, multi-register";
+
+    /// The model's name, as on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Register => "register",
+            ModelKind::CasRegister => "cas-register",
+            ModelKind::Kv => "kv",
+            ModelKind::Mutex => "mutex",
+            ModelKind::MultiRegister => "multi-register",
+        }
+    }
 }
 
 impl FromStr for ModelKind {
@@ -258,7 +277,7 @@ mod tests {
 
     #[test]
     fn kv_appends_and_reads_lists() {
-        let m = Kv { initial: Val::Nil };
+        let m = Kv::new(Val::Nil);
         let ok = OpType::Ok;
         let state = run(
             &m,
@@ -306,9 +325,7 @@ mod tests {
 
     #[test]
     fn multi_register_transactions() {
-        let m = MultiRegister {
-            initial: Val::Int(0),
-        };
+        let m = MultiRegister::new(Val::Int(0));
         let ok = OpType::Ok;
         let write = call(
             "txn",

@@ -1,6 +1,6 @@
 //! Several registers read and written together by transactions (Knossos' multi-register).
 
-use super::{misfit, Compiled, KeyTable, Model, Val};
+use super::{misfit, Compiled, KeyTable, Model, NilRead, Val};
 use crate::error::Result;
 use crate::history::{Call, OpType};
 use std::sync::Arc;
@@ -17,14 +17,33 @@ pub enum Micro {
 /// Registers named by key, every one starting at `initial`, accessed by `txn` calls whose
 /// value is a list of `[f key value]` micro-operations (`read` or `write`).
 ///
-/// Transactions span keys, so this model is not partitionable.
+/// Transactions span keys, so this model is not partitionable. A read micro-op of `nil`
+/// means `nil_read` (see [`NilRead`]); Knossos's multi-register accepts it in any state.
 #[derive(Debug, Clone)]
 pub struct MultiRegister {
     /// Every register's value before any operation.
     pub initial: Val,
+    /// What a completed read micro-op of `nil` means.
+    pub nil_read: NilRead,
 }
 
-fn micro_ops(call: &Call, value: &serde_json::Value, keys: &mut KeyTable) -> Result<Vec<Micro>> {
+impl MultiRegister {
+    /// Registers starting at `initial`, a read of `nil` constraining nothing
+    /// ([`NilRead::Any`], Knossos's meaning, which this model always had).
+    pub fn new(initial: Val) -> Self {
+        MultiRegister {
+            initial,
+            nil_read: NilRead::Any,
+        }
+    }
+}
+
+fn micro_ops(
+    call: &Call,
+    value: &serde_json::Value,
+    keys: &mut KeyTable,
+    nil_read: NilRead,
+) -> Result<Vec<Micro>> {
     let items = value.as_array().ok_or_else(|| {
         misfit(
             "multi-register",
@@ -50,7 +69,8 @@ fn micro_ops(call: &Call, value: &serde_json::Value, keys: &mut KeyTable) -> Res
             match parts[0].as_str() {
                 Some("read" | "r") => Ok(Micro::Read(
                     slot,
-                    (!parts[2].is_null()).then(|| Val::from_json(&parts[2])),
+                    (nil_read == NilRead::Value || !parts[2].is_null())
+                        .then(|| Val::from_json(&parts[2])),
                 )),
                 Some("write" | "w") => Ok(Micro::Write(slot, Val::from_json(&parts[2]))),
                 _ => Err(misfit(
@@ -92,12 +112,12 @@ impl Model for MultiRegister {
             OpType::Fail => Ok(None),
             // A completed transaction's value holds what its reads saw.
             OpType::Ok => Ok(Some(Compiled {
-                input: micro_ops(call, &call.output, keys)?,
+                input: micro_ops(call, &call.output, keys, self.nil_read)?,
                 output: Some(()),
             })),
             // An indeterminate one: only its writes matter, its reads constrain nothing.
             _ => {
-                let input: Vec<Micro> = micro_ops(call, &call.input, keys)?
+                let input: Vec<Micro> = micro_ops(call, &call.input, keys, self.nil_read)?
                     .into_iter()
                     .filter(|m| matches!(m, Micro::Write(..)))
                     .collect();
@@ -131,6 +151,10 @@ impl Model for MultiRegister {
             }
         }
         Some(next.map_or_else(|| state.clone(), Arc::from))
+    }
+
+    fn nil_read(&self) -> Option<NilRead> {
+        Some(self.nil_read)
     }
 
     fn describe(&self, state: &Arc<[Val]>, keys: &KeyTable) -> String {

@@ -1,6 +1,6 @@
 //! A single register: read and write, and compare-and-set for the cas-register.
 
-use super::{misfit, Compiled, KeyTable, Model, Val};
+use super::{misfit, Compiled, KeyTable, Model, NilRead, Val};
 use crate::error::Result;
 use crate::history::{Call, OpType};
 
@@ -30,34 +30,53 @@ pub enum RegisterOutput {
 ///
 /// Semantics follow Knossos: a `fail` call did not happen. A cas that completed `ok` with
 /// the literal value `false` ran and did not swap (how the etcd importer reads `:fail :cas`).
+/// What a read of `nil` means is `nil_read` (see [`NilRead`]).
 #[derive(Debug, Clone)]
 pub struct Register {
     /// The value before any operation.
     pub initial: Val,
     /// Whether cas is part of the model (cas-register) or an error (register).
     pub cas: bool,
+    /// What a completed read of `nil` means.
+    pub nil_read: NilRead,
 }
 
 impl Register {
-    /// A read/write register.
+    /// A read/write register; a read of `nil` must find it empty ([`NilRead::Value`]).
     pub fn new(initial: Val) -> Self {
         Register {
             initial,
             cas: false,
+            nil_read: NilRead::Value,
         }
     }
 
-    /// A read/write/cas register.
+    /// A read/write/cas register; a read of `nil` must find it empty ([`NilRead::Value`]).
     pub fn with_cas(initial: Val) -> Self {
-        Register { initial, cas: true }
+        Register {
+            initial,
+            cas: true,
+            nil_read: NilRead::Value,
+        }
+    }
+
+    /// The same register with reads of `nil` meaning `nil_read`.
+    pub fn with_nil_read(mut self, nil_read: NilRead) -> Self {
+        self.nil_read = nil_read;
+        self
     }
 }
 
 /// Compiles a register call; shared by [`Register`] and the per-key view of the kv model.
+///
+/// Under [`NilRead::Any`] a read that returned `nil` is dropped like an indeterminate
+/// read: it accepts every state and changes none, so leaving it out of the search is the
+/// same as Knossos's step function accepting it, and costs nothing.
 pub(crate) fn compile_register_call(
     model: &'static str,
     call: &Call,
     allow_cas: bool,
+    nil_read: NilRead,
 ) -> Result<Option<Compiled<RegisterInput, RegisterOutput>>> {
     if call.outcome == OpType::Fail {
         return Ok(None);
@@ -65,7 +84,7 @@ pub(crate) fn compile_register_call(
     let done = call.outcome == OpType::Ok;
     let (input, output) = match call.f.as_str() {
         "read" | "get" => {
-            if !done {
+            if !done || (nil_read == NilRead::Any && call.output.is_null()) {
                 return Ok(None);
             }
             (
@@ -144,7 +163,7 @@ impl Model for Register {
         call: &Call,
         _keys: &mut KeyTable,
     ) -> Result<Option<Compiled<RegisterInput, RegisterOutput>>> {
-        compile_register_call(self.name(), call, self.cas)
+        compile_register_call(self.name(), call, self.cas, self.nil_read)
     }
 
     fn init(&self, _keys: &KeyTable) -> Val {
@@ -158,6 +177,10 @@ impl Model for Register {
         output: Option<&RegisterOutput>,
     ) -> Option<Val> {
         step_register(state, input, output)
+    }
+
+    fn nil_read(&self) -> Option<NilRead> {
+        Some(self.nil_read)
     }
 
     fn describe(&self, state: &Val, _keys: &KeyTable) -> String {

@@ -16,8 +16,8 @@ mod evidence;
 mod locality;
 
 use crate::error::Result;
-use crate::history::{Call, OpType};
-use crate::model::{KeyTable, Kv, Model, ModelKind, MultiRegister, Mutex, Register, Val};
+use crate::history::{split_independent, Call, OpType};
+use crate::model::{KeyTable, Kv, Model, ModelKind, MultiRegister, Mutex, NilRead, Register, Val};
 use crate::verdict::{CheckResult, Counterexample, Verdict, Witness};
 use budget::{Budget, Lease, Stop};
 use dfs::{Entry, Outcome, Search, Stats, Unguided};
@@ -43,6 +43,14 @@ pub struct CheckOptions {
     pub threads: usize,
     /// Return a witness linearization for valid histories.
     pub witness: bool,
+    /// What a completed read of `nil` means, for the model [`check_kind`] builds (a model
+    /// given to [`check`] carries its own). Default: [`NilRead::Value`], the meaning of
+    /// this project's own histories; [`NilRead::default_for`] picks one for a file.
+    pub nil_read: NilRead,
+    /// The history was written with `jepsen.independent`: every client operation's value
+    /// is a `[key value]` tuple. The tuples are split ([`split_independent`]) and each key
+    /// is checked on its own with the model, whatever the model and `partition` say.
+    pub independent: bool,
 }
 
 impl Default for CheckOptions {
@@ -54,6 +62,8 @@ impl Default for CheckOptions {
             memory_limit: Some(4 << 30),
             threads: 0,
             witness: false,
+            nil_read: NilRead::Value,
+            independent: false,
         }
     }
 }
@@ -66,12 +76,21 @@ pub fn check_kind(
     options: &CheckOptions,
 ) -> Result<CheckResult> {
     let initial = initial.unwrap_or(Val::Nil);
+    let nil_read = options.nil_read;
     match kind {
-        ModelKind::Register => check(&Register::new(initial), calls, options),
-        ModelKind::CasRegister => check(&Register::with_cas(initial), calls, options),
-        ModelKind::Kv => check(&Kv { initial }, calls, options),
+        ModelKind::Register => check(
+            &Register::new(initial).with_nil_read(nil_read),
+            calls,
+            options,
+        ),
+        ModelKind::CasRegister => check(
+            &Register::with_cas(initial).with_nil_read(nil_read),
+            calls,
+            options,
+        ),
+        ModelKind::Kv => check(&Kv { initial, nil_read }, calls, options),
         ModelKind::Mutex => check(&Mutex, calls, options),
-        ModelKind::MultiRegister => check(&MultiRegister { initial }, calls, options),
+        ModelKind::MultiRegister => check(&MultiRegister { initial, nil_read }, calls, options),
     }
 }
 
@@ -83,14 +102,27 @@ enum Piece {
 }
 
 /// Checks `calls` against `model`.
+///
+/// With `options.independent` the calls' values are first split as `jepsen.independent`
+/// tuples (an error names the first operation that is not one), and the keys are checked
+/// one by one whatever the model.
 pub fn check<M: Model>(model: &M, calls: &[Call], options: &CheckOptions) -> Result<CheckResult> {
     let started = Instant::now();
-    let partitioned = options.partition && model.partitionable();
+    let split;
+    let calls = if options.independent {
+        split = split_independent(calls)?;
+        &split[..]
+    } else {
+        calls
+    };
+    let partitioned = options.independent || (options.partition && model.partitionable());
     let budget = Budget::new(options.timeout.map(|t| started + t), options.memory_limit);
     let groups = group(calls, partitioned);
     let mut result = CheckResult {
         verdict: Verdict::Valid,
         model: model.name().to_string(),
+        nil_read: model.nil_read(),
+        independent: options.independent,
         partitioned,
         strategy: String::new(),
         ops: calls.len(),

@@ -2,7 +2,8 @@
 //!
 //! For each row of DIR/VERDICTS.tsv it loads the file once, checks it `--runs` times and
 //! reports the median check time beside the peer checker's time from the table, and the
-//! process's peak resident memory while checking it. Parsing is timed separately.
+//! process's peak resident memory while checking it. Parsing is timed separately. Reads of
+//! nil mean what they mean by default for the file's format and model (`nil` column).
 
 use super::load::read_calls;
 use crate::cli::BenchCheckArgs;
@@ -44,8 +45,17 @@ fn bench(args: &BenchCheckArgs) -> Result<Exit> {
     let mut etcd_peer = 0.0;
     let mut etcd_files = 0;
     println!(
-        "{:<28} {:<9} {:<8} {:<8} {:>5} {:>11} {:>11} {:>8} {:>9}",
-        "file", "mode", "expected", "got", "ops", "ours_ms", "peer_ms", "parse_ms", "peak_MiB"
+        "{:<28} {:<9} {:<5} {:<8} {:<8} {:>5} {:>11} {:>11} {:>8} {:>9}",
+        "file",
+        "mode",
+        "nil",
+        "expected",
+        "got",
+        "ops",
+        "ours_ms",
+        "peer_ms",
+        "parse_ms",
+        "peak_MiB"
     );
     for case in cases {
         if args.only.as_deref().is_some_and(|o| !case.file.contains(o)) {
@@ -58,6 +68,7 @@ fn bench(args: &BenchCheckArgs) -> Result<Exit> {
         let options = CheckOptions {
             partition: case.partition,
             timeout,
+            nil_read: case.nil_read,
             ..CheckOptions::default()
         };
         reset_peak_rss();
@@ -82,9 +93,14 @@ fn bench(args: &BenchCheckArgs) -> Result<Exit> {
             etcd_files += 1;
         }
         println!(
-            "{:<28} {:<9} {:<8} {:<8} {:>5} {:>11.3} {:>11} {:>8.2} {:>9.1}{}",
+            "{:<28} {:<9} {:<5} {:<8} {:<8} {:>5} {:>11.3} {:>11} {:>8.2} {:>9.1}{}",
             case.file,
             if case.partition { "per-key" } else { "whole" },
+            match case.model {
+                // No reads: the meaning does not apply.
+                ModelKind::Mutex => "-",
+                _ => case.nil_read.name(),
+            },
             format!("{:?}", case.expected).to_lowercase(),
             format!("{verdict:?}").to_lowercase(),
             calls.len(),
