@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// The answer to "is this history linearizable?".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// A linearization exists.

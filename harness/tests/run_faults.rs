@@ -335,6 +335,13 @@ fn a_replica_dying_outside_the_nemesis_fails_the_run_with_its_log() {
         "{evidence}"
     );
     assert!(evidence.contains("log ends"), "{evidence}");
+    // Re-checking the stored history keeps the other oracles' verdicts.
+    let analyzed = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("analyze")
+        .arg(out.dir.path().join("store/latest"))
+        .output()
+        .unwrap();
+    assert_eq!(analyzed.status.code(), Some(1), "{analyzed:?}");
 }
 
 #[test]
@@ -369,6 +376,51 @@ fn a_stalled_cluster_fails_liveness_and_stall() {
         out.results["oracles"]
     );
     assert_eq!(out.oracle("linearizability")["verdict"], "valid");
+}
+
+#[test]
+fn a_replica_log_that_diverges_fails_agreement() {
+    let out = run_with(
+        &["--seed", "18"],
+        Some(
+            r#"
+            [[fault]]
+            at = 2
+            heal = 8
+            kind = "kill"
+            nodes = [3]
+            "#,
+        ),
+        |harness| {
+            // While replica 3 is down, rewrite the digest of the first batch in its
+            // executed history: restarted, it reports a log that disagrees at seq 1.
+            let history = harness.run_dir().join("history.jsonl");
+            let deadline = std::time::Instant::now() + Duration::from_secs(120);
+            while !std::fs::read_to_string(&history).is_ok_and(|h| h.contains("\"kill\"")) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "waited 120 s for the nemesis to kill replica 3; stderr:\n{}",
+                    harness.stderr()
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let log = harness.run_dir().join("replicas/3/data/history.jsonl");
+            let text = std::fs::read_to_string(&log).unwrap();
+            let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+            let mut first: Value = serde_json::from_str(&lines[0]).unwrap();
+            first["digest"] = Value::String("00".repeat(32));
+            lines[0] = first.to_string();
+            std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+        },
+    );
+    assert_eq!(out.status, Some(1), "stderr:\n{}", out.stderr);
+    let agreement = out.oracle("agreement");
+    assert_eq!(agreement["verdict"], "invalid", "{agreement:#}");
+    let evidence = agreement["evidence"][0].as_str().unwrap();
+    assert!(
+        evidence.starts_with("seq 1:") && evidence.contains("[3]"),
+        "{evidence}"
+    );
 }
 
 /// Replica `i`'s pid from the run's `pids` file, waiting (bounded) for it to appear.

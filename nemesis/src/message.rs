@@ -62,6 +62,19 @@ impl Message {
         m
     }
 
+    /// Only the type of a message, read from the `"type"` tag at the start of a peer
+    /// message's body without decoding the rest: what the counters need when no rule
+    /// is installed (the proxy's fast path).
+    pub fn kind_only(link: Link, is_request: bool, body: &[u8]) -> Message {
+        let mut m = Message::unparsed(link);
+        m.kind = if is_request {
+            "request"
+        } else {
+            peek_kind(body).unwrap_or("unparsed")
+        };
+        m
+    }
+
     fn unparsed(link: Link) -> Message {
         Message {
             link,
@@ -71,5 +84,63 @@ impl Message {
             sender: None,
             client: None,
         }
+    }
+}
+
+/// Every peer message type, as tagged on the wire.
+const KINDS: [&str; 10] = [
+    "pre-prepare",
+    "prepare",
+    "commit",
+    "checkpoint",
+    "status",
+    "relay",
+    "view-change",
+    "new-view",
+    "fetch-state",
+    "state",
+];
+
+/// The `"type"` tag of a peer message body, if the body starts with it (serde writes
+/// an internally tagged enum's tag first).
+fn peek_kind(body: &[u8]) -> Option<&'static str> {
+    let rest = body.strip_prefix(b"{\"type\":\"")?;
+    let end = rest.iter().position(|&b| b == b'"')?;
+    let tag = &rest[..end];
+    KINDS.iter().copied().find(|k| k.as_bytes() == tag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+    use replica::crypto::Digest;
+    use replica::messages::Prepare;
+
+    #[test]
+    fn the_fast_path_reads_the_same_type_as_a_full_decode() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let msg = PeerMessage::Prepare(Signed::sign(
+            Prepare {
+                view: 3,
+                seq: 9,
+                digest: Digest::of(b"x"),
+                replica: 2,
+            },
+            &key,
+        ));
+        let body = serde_json::to_vec(&msg).unwrap();
+        let full = Message::peer(Link::peer(2, 0), &body);
+        assert_eq!(
+            (full.kind, full.view, full.seq, full.sender),
+            ("prepare", Some(3), Some(9), Some(2))
+        );
+        let fast = Message::kind_only(Link::peer(2, 0), false, &body);
+        assert_eq!(fast.kind, "prepare");
+        assert_eq!(
+            Message::kind_only(Link::peer(2, 0), false, b"garbage").kind,
+            "unparsed"
+        );
+        assert_eq!(Message::peer(Link::peer(2, 0), b"garbage").kind, "unparsed");
     }
 }

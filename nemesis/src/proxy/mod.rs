@@ -188,22 +188,29 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let is_request = uri.path() == "/request";
-    let msg = if is_request {
-        Message::request(link, &body)
+    let healed = shared.rules.lock().expect("rule table poisoned").is_empty();
+    // With no rule installed only the type is needed (for the counters); rules get the
+    // whole decoded message.
+    let (msg, verdict) = if healed {
+        (
+            Message::kind_only(link, is_request, &body),
+            Verdict::Deliver,
+        )
     } else {
-        Message::peer(link, &body)
-    };
-    let verdict = {
-        let rules = shared.rules.lock().expect("rule table poisoned");
-        if rules.is_empty() {
-            Verdict::Deliver
+        let msg = if is_request {
+            Message::request(link, &body)
         } else {
-            let mut rng = shared.rng.lock().expect("proxy rng poisoned");
-            rules.verdict(&msg, &mut rng)
-        }
+            Message::peer(link, &body)
+        };
+        let rules = shared.rules.lock().expect("rule table poisoned");
+        let mut rng = shared.rng.lock().expect("proxy rng poisoned");
+        let verdict = rules.verdict(&msg, &mut rng);
+        (msg, verdict)
     };
     shared.counters.count(link, msg.kind, verdict);
     match verdict {
+        // Nothing to replay or release while no rule is installed.
+        Verdict::Deliver if healed => shared.forward(link, is_request, body).await,
         Verdict::Deliver => shared.deliver(link, is_request, body).await,
         Verdict::Drop if is_request => {
             (StatusCode::SERVICE_UNAVAILABLE, "dropped by the nemesis").into_response()
