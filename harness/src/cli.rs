@@ -215,6 +215,23 @@ pub(crate) struct RunArgs {
     /// force fails the run [default: 20].
     #[arg(long, value_name = "SECONDS")]
     pub(crate) stall: Option<u64>,
+    /// Make this many replicas Byzantine (chosen by the seed) for the whole workload, or
+    /// in the schedule's `byzantine` windows; more than f needs
+    /// --allow-unsafe-byzantine [default: 0].
+    #[arg(long, value_name = "K")]
+    pub(crate) byzantine: Option<usize>,
+    /// Which replicas are Byzantine: ids (e.g. 0,3) or `primary` (whoever leads when the
+    /// fault starts) [default: none].
+    #[arg(long, value_name = "LIST")]
+    pub(crate) byzantine_replicas: Option<String>,
+    /// What Byzantine replicas do: equivocate, double-vote, shift, forge-view-change,
+    /// bad-new-view, lie, withhold, censor, replay, fuzz, or all [default: all].
+    #[arg(long, value_name = "LIST")]
+    pub(crate) byzantine_mutators: Option<String>,
+    /// Allow more than f Byzantine replicas (for runs meant to be caught)
+    /// [default: false].
+    #[arg(long)]
+    pub(crate) allow_unsafe_byzantine: bool,
     /// Let replicas and clients talk directly, without the interposing proxy (only to
     /// measure the proxy's cost; network faults need the proxy) [default: false].
     #[arg(long)]

@@ -86,7 +86,8 @@ pub(crate) fn spawn(schedule: Schedule, ctx: NemesisContext) -> JoinHandle<Vec<A
         } = ctx;
         let observer = HistoryObserver { recorder, fault };
         let http = ReplicaHttp::new(cluster.listen_addrs());
-        let runner = Runner::new(schedule, cluster.proxy(), http, &*cluster, &observer, seed);
+        let runner = Runner::new(schedule, cluster.proxy(), http, &*cluster, &observer, seed)
+            .with_keys(cluster.replica_keys(), cluster.clients());
         runner.run(start, async move { stop.wait().await }).await
     })
 }

@@ -70,6 +70,8 @@ pub(crate) struct FaultReport {
     /// Per fault: time to the first completed operation, and to full throughput after
     /// the heal.
     pub(crate) recovery: Vec<Recovery>,
+    /// Messages Byzantine replicas' mutators rewrote, per mutator and message type.
+    pub(crate) byzantine: Option<nemesis::byzantine::MutationCounts>,
 }
 
 /// The phase of a run whose throughput is reported, in history nanoseconds.
@@ -184,6 +186,18 @@ impl RunResults {
                 f.actions,
                 vc.join(", ")
             ));
+            if let Some(m) = &f.byzantine {
+                let per: Vec<String> = m
+                    .by_mutator
+                    .iter()
+                    .map(|(name, kinds)| format!("{name} {}", kinds.values().sum::<u64>()))
+                    .collect();
+                text.push_str(&format!(
+                    "\n    byzantine: {} messages mutated ({})",
+                    m.total,
+                    per.join(", ")
+                ));
+            }
             for r in &f.recovery {
                 let ms = |v: Option<f64>| v.map_or("never".into(), |v| format!("{v:.0} ms"));
                 let back = if r.window.stop.is_none() {

@@ -3,7 +3,7 @@
 
 use crate::cli::RunArgs;
 use anyhow::{bail, Context, Result};
-use nemesis::{Family, PacketSpec, Schedule, Window};
+use nemesis::{Family, Fault, Faulty, Mutator, PacketSpec, Schedule, Window};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use workloads::{GeneratorConfig, KeyDist, WorkloadKind};
@@ -103,6 +103,14 @@ pub(crate) struct RunConfig {
     pub(crate) stall: u64,
     /// Whether replicas and clients bypass the proxy.
     pub(crate) no_proxy: bool,
+    /// How many replicas are Byzantine (chosen by the seed).
+    pub(crate) byzantine: usize,
+    /// Which replicas are Byzantine (ids or `primary`), instead of a count.
+    pub(crate) byzantine_replicas: Option<String>,
+    /// The Byzantine mutators (`all` or a list).
+    pub(crate) byzantine_mutators: String,
+    /// Whether more than f Byzantine replicas are allowed.
+    pub(crate) allow_unsafe_byzantine: bool,
 }
 
 impl Default for RunConfig {
@@ -135,6 +143,10 @@ impl Default for RunConfig {
             recovery_time: 10,
             stall: 20,
             no_proxy: false,
+            byzantine: 0,
+            byzantine_replicas: None,
+            byzantine_mutators: "all".into(),
+            allow_unsafe_byzantine: false,
         }
     }
 }
@@ -211,6 +223,10 @@ impl RunConfig {
         set(&mut self.recovery_time, &args.recovery_time);
         set(&mut self.stall, &args.stall);
         self.no_proxy |= args.no_proxy;
+        set(&mut self.byzantine, &args.byzantine);
+        set_opt(&mut self.byzantine_replicas, &args.byzantine_replicas);
+        set(&mut self.byzantine_mutators, &args.byzantine_mutators);
+        self.allow_unsafe_byzantine |= args.allow_unsafe_byzantine;
     }
 
     fn validate(&self) -> Result<()> {
@@ -259,6 +275,18 @@ impl RunConfig {
         schedule
             .validate(self.n(), self.time_limit * 1000)
             .context("the fault schedule cannot run")?;
+        for w in &schedule.windows {
+            if let Fault::Byzantine { faulty, .. } = &w.fault {
+                if faulty.count() > self.f && !self.allow_unsafe_byzantine {
+                    bail!(
+                        "{} Byzantine replicas is more than f = {}: PBFT promises nothing then; \
+                         add --allow-unsafe-byzantine for a run meant to be caught",
+                        faulty.count(),
+                        self.f
+                    );
+                }
+            }
+        }
         if self.no_proxy {
             if let Some(f) = schedule.families().into_iter().find(|f| f.needs_proxy()) {
                 bail!(
@@ -305,6 +333,29 @@ impl RunConfig {
                 self.seed(),
             )
         };
+        let byzantine = self.byzantine_fault()?;
+        for w in &mut schedule.windows {
+            if let (Fault::Byzantine { .. }, Some(b)) = (&w.fault, &byzantine) {
+                w.fault = b.clone();
+            }
+        }
+        if let Some(b) = byzantine {
+            let scheduled = families.contains(&Family::Byzantine)
+                || schedule
+                    .windows
+                    .iter()
+                    .any(|w| w.fault.family() == Family::Byzantine);
+            if !scheduled {
+                schedule.windows.insert(
+                    0,
+                    Window {
+                        start_ms: 0,
+                        stop_ms: time_limit_ms,
+                        fault: b,
+                    },
+                );
+            }
+        }
         if let Some(spec) = packet {
             if !families.contains(&Family::Packet) {
                 schedule.windows.insert(
@@ -318,6 +369,25 @@ impl RunConfig {
             }
         }
         Ok(schedule)
+    }
+
+    /// The Byzantine fault the flags describe (`--byzantine`, `--byzantine-replicas`,
+    /// `--byzantine-mutators`), if any replica is to be Byzantine; with `byzantine` in
+    /// `--nemesis` and no count, one replica chosen by the seed.
+    fn byzantine_fault(&self) -> Result<Option<Fault>> {
+        let mutators = Mutator::parse_list(&self.byzantine_mutators)?;
+        let faulty = match (&self.byzantine_replicas, self.byzantine) {
+            (Some(list), _) => Faulty::parse_list(list)?,
+            (None, 0) => {
+                let asked = Family::parse_list(&self.nemesis)?.contains(&Family::Byzantine);
+                if !asked {
+                    return Ok(None);
+                }
+                Faulty::Random(1)
+            }
+            (None, k) => Faulty::Random(k),
+        };
+        Ok(Some(Fault::Byzantine { faulty, mutators }))
     }
 
     /// The seed (resolved configs always have one).
@@ -424,6 +494,21 @@ impl RunConfig {
         if self.no_proxy {
             cmd.push_str(" --no-proxy");
         }
+        if self.byzantine != default.byzantine {
+            cmd.push_str(&format!(" --byzantine {}", self.byzantine));
+        }
+        if let Some(list) = &self.byzantine_replicas {
+            cmd.push_str(&format!(" --byzantine-replicas {}", shell_quote(list)));
+        }
+        if self.byzantine_mutators != default.byzantine_mutators {
+            cmd.push_str(&format!(
+                " --byzantine-mutators {}",
+                shell_quote(&self.byzantine_mutators)
+            ));
+        }
+        if self.allow_unsafe_byzantine {
+            cmd.push_str(" --allow-unsafe-byzantine");
+        }
         for arg in &self.replica_args {
             cmd.push_str(&format!(" --replica-arg={}", shell_quote(arg)));
         }
@@ -488,6 +573,8 @@ mod tests {
             ("nemesis-interval", d.nemesis_interval.to_string()),
             ("recovery-time", d.recovery_time.to_string()),
             ("stall", d.stall.to_string()),
+            ("byzantine", d.byzantine.to_string()),
+            ("byzantine-mutators", d.byzantine_mutators.clone()),
         ];
         let mut cmd = Cli::command();
         let run = cmd.find_subcommand_mut("run").unwrap();

@@ -24,11 +24,24 @@ pub enum Family {
     Pause,
     /// Clock bumps, strobes and rate changes.
     Clock,
+    /// Byzantine replicas (message mutation through the proxy).
+    Byzantine,
 }
 
 impl Family {
-    /// Every family, in the order `all` lists them.
-    pub const ALL: [Family; 5] = [
+    /// Every family.
+    pub const ALL: [Family; 6] = [
+        Family::Partition,
+        Family::Packet,
+        Family::Kill,
+        Family::Pause,
+        Family::Clock,
+        Family::Byzantine,
+    ];
+
+    /// The families `all` stands for: every crash-and-network family. Byzantine
+    /// replicas are asked for by name (`--nemesis all,byzantine`).
+    pub const BENIGN: [Family; 5] = [
         Family::Partition,
         Family::Packet,
         Family::Kill,
@@ -44,12 +57,13 @@ impl Family {
             Family::Kill => "kill",
             Family::Pause => "pause",
             Family::Clock => "clock",
+            Family::Byzantine => "byzantine",
         }
     }
 
     /// Whether the family needs the proxy.
     pub fn needs_proxy(self) -> bool {
-        matches!(self, Family::Partition | Family::Packet)
+        matches!(self, Family::Partition | Family::Packet | Family::Byzantine)
     }
 
     /// Parses a `--nemesis` list: comma-separated families, or `all`, or `none`.
@@ -58,7 +72,7 @@ impl Family {
         for word in spec.split(',').map(str::trim).filter(|w| !w.is_empty()) {
             match word {
                 "none" => {}
-                "all" => out.extend(Family::ALL),
+                "all" => out.extend(Family::BENIGN),
                 w => out.push(w.parse()?),
             }
         }
@@ -77,7 +91,7 @@ impl FromStr for Family {
             .ok_or_else(|| {
                 Error::spec(
                     s,
-                    "unknown fault; expected partition, packet, kill, pause, clock, all or none",
+                    "unknown fault; expected partition, packet, kill, pause, clock, byzantine, all or none",
                 )
             })
     }
@@ -177,6 +191,73 @@ impl FromStr for Target {
     }
 }
 
+/// Which replicas are Byzantine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Faulty {
+    /// This many, chosen by the seed when the fault starts.
+    Random(usize),
+    /// These.
+    Nodes(Vec<usize>),
+    /// The primary when the fault starts.
+    Primary,
+}
+
+impl Faulty {
+    /// How many replicas are faulty.
+    pub fn count(&self) -> usize {
+        match self {
+            Faulty::Random(k) => *k,
+            Faulty::Nodes(v) => {
+                let mut v = v.clone();
+                v.sort_unstable();
+                v.dedup();
+                v.len()
+            }
+            Faulty::Primary => 1,
+        }
+    }
+
+    /// Parses `--byzantine-replicas`: `primary` or a comma-separated id list.
+    pub fn parse_list(spec: &str) -> Result<Faulty> {
+        if spec.trim() == "primary" {
+            return Ok(Faulty::Primary);
+        }
+        let nodes = spec
+            .split(',')
+            .map(|w| {
+                w.trim()
+                    .parse::<usize>()
+                    .map_err(|_| Error::spec(spec, "expected `primary` or replica ids like 0,3"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Faulty::Nodes(nodes))
+    }
+
+    /// The faulty replicas, in id order.
+    pub fn resolve(&self, n: usize, primary: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
+        match self {
+            Faulty::Random(k) => {
+                let mut nodes: Vec<usize> = (0..n).collect();
+                nodes.shuffle(rng);
+                let mut v = nodes[..(*k).min(n)].to_vec();
+                v.sort_unstable();
+                v
+            }
+            Faulty::Nodes(v) => Target::Nodes(v.clone()).resolve(n, primary, rng),
+            Faulty::Primary => vec![primary % n],
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Faulty::Random(k) => format!("{k} random"),
+            Faulty::Nodes(v) => format!("{v:?}"),
+            Faulty::Primary => "primary".into(),
+        }
+    }
+}
+
 /// What a clock fault does to its targets' clocks.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "clock")]
@@ -235,6 +316,13 @@ pub enum Fault {
         /// How.
         fault: ClockFault,
     },
+    /// Make replicas Byzantine: the proxy rewrites and re-signs what they send.
+    Byzantine {
+        /// Which replicas.
+        faulty: Faulty,
+        /// What they do.
+        mutators: Vec<crate::byzantine::Mutator>,
+    },
 }
 
 impl Fault {
@@ -246,6 +334,7 @@ impl Fault {
             Fault::Kill { .. } | Fault::RollingRestart => Family::Kill,
             Fault::Pause { .. } => Family::Pause,
             Fault::Clock { .. } => Family::Clock,
+            Fault::Byzantine { .. } => Family::Byzantine,
         }
     }
 
@@ -265,6 +354,21 @@ impl Fault {
                     }
                     _ => Ok(()),
                 }
+            }
+            Fault::Byzantine { faulty, mutators } => {
+                if let Faulty::Nodes(nodes) = faulty {
+                    Target::Nodes(nodes.clone()).validate(n)?;
+                }
+                if faulty.count() == 0 || faulty.count() >= n {
+                    return Err(Error::spec(
+                        faulty.name(),
+                        format!("between 1 and {} replicas can be Byzantine", n - 1),
+                    ));
+                }
+                if mutators.is_empty() {
+                    return Err(Error::spec("", "no Byzantine mutator given"));
+                }
+                Ok(())
             }
             Fault::Packet { .. } | Fault::RollingRestart => Ok(()),
         }
@@ -293,6 +397,10 @@ impl Fault {
                 }
                 ClockFault::Rate { rate } => format!("clock rate {rate} {}", target.name()),
             },
+            Fault::Byzantine { faulty, mutators } => {
+                let names: Vec<&str> = mutators.iter().map(|m| m.name()).collect();
+                format!("byzantine {} ({})", faulty.name(), names.join(","))
+            }
         }
     }
 
@@ -350,6 +458,10 @@ impl Fault {
                 };
                 Fault::Clock { target, fault }
             }
+            Family::Byzantine => Fault::Byzantine {
+                faulty: Faulty::Random(1),
+                mutators: crate::byzantine::Mutator::ALL.to_vec(),
+            },
         }
     }
 }
@@ -362,7 +474,11 @@ mod tests {
     #[test]
     fn nemesis_lists_parse() {
         assert_eq!(Family::parse_list("none").unwrap(), vec![]);
-        assert_eq!(Family::parse_list("all").unwrap(), Family::ALL.to_vec());
+        assert_eq!(Family::parse_list("all").unwrap(), Family::BENIGN.to_vec());
+        assert_eq!(
+            Family::parse_list("all,byzantine").unwrap(),
+            Family::ALL.to_vec()
+        );
         assert_eq!(
             Family::parse_list("kill,partition,kill").unwrap(),
             vec![Family::Partition, Family::Kill]
@@ -392,7 +508,7 @@ mod tests {
         let draw = |seed| {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             (0..50)
-                .map(|i| Fault::random(Family::ALL[i % 5], &spec, &mut rng))
+                .map(|i| Fault::random(Family::ALL[i % 6], &spec, &mut rng))
                 .collect::<Vec<_>>()
         };
         assert_eq!(draw(9), draw(9));

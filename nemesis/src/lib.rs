@@ -22,7 +22,10 @@
 //! - [`control`]: what the runner needs from the harness (processes, recording).
 //! - [`runner`]: plays a schedule against a cluster and heals everything at the end.
 //! - [`replica_http`]: `/status` and `/clock` calls to the replicas.
+//! - [`byzantine`]: Byzantine replicas: the mutators that rewrite and re-sign a faulty
+//!   replica's messages in the proxy.
 
+pub mod byzantine;
 pub mod control;
 pub mod error;
 pub mod fault;
@@ -36,14 +39,15 @@ pub mod rule;
 pub mod runner;
 pub mod schedule;
 
+pub use byzantine::{Byzantine, Mutator};
 pub use control::{Observer, Processes};
 pub use error::{Error, Result};
-pub use fault::{ClockFault, Family, Fault, Target};
+pub use fault::{ClockFault, Family, Fault, Faulty, Target};
 pub use link::{Endpoint, Link};
 pub use message::Message;
 pub use packet::PacketSpec;
 pub use partition::{ClientSide, Topology};
-pub use proxy::{LinkCounts, Proxy};
+pub use proxy::{ByzantineGuard, LinkCounts, Proxy};
 pub use rule::{Rule, RuleGuard, Verdict};
 pub use runner::{AppliedAction, Runner};
 pub use schedule::{Schedule, Window};

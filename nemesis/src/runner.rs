@@ -2,14 +2,16 @@
 //! time, records every action as a `nemesis` operation, and when the workload ends (or
 //! the schedule runs out) heals everything that is still in force: the final heal.
 
+use crate::byzantine::Byzantine;
 use crate::control::{Observer, Processes};
 use crate::error::Result;
 use crate::fault::{ClockFault, Fault};
 use crate::partition::{cut_clients, Cut};
-use crate::proxy::Proxy;
+use crate::proxy::{ByzantineGuard, Proxy};
 use crate::replica_http::ReplicaHttp;
 use crate::rule::RuleGuard;
 use crate::schedule::Schedule;
+use ed25519_dalek::SigningKey;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use replica::clock::ClockSettings;
@@ -41,6 +43,7 @@ pub struct AppliedAction {
 /// What a started fault holds until it is healed.
 enum Active {
     Rule(RuleGuard),
+    Byzantine(ByzantineGuard),
     Killed(Vec<usize>),
     Paused(Vec<usize>),
     Clock {
@@ -58,6 +61,11 @@ pub struct Runner<'a, P: Processes, O: Observer> {
     processes: &'a P,
     observer: &'a O,
     rng: ChaCha8Rng,
+    seed: u64,
+    /// Every replica's signing key (Byzantine replicas re-sign with theirs).
+    keys: Vec<SigningKey>,
+    /// Client identities (whom `censor` may pick).
+    clients: u64,
     start: Instant,
     active: BTreeMap<usize, Active>,
     applied: Vec<AppliedAction>,
@@ -83,10 +91,21 @@ impl<'a, P: Processes, O: Observer> Runner<'a, P, O> {
             processes,
             observer,
             rng,
+            seed,
+            keys: Vec::new(),
+            clients: 1,
             start: Instant::now(),
             active: BTreeMap::new(),
             applied: Vec::new(),
         }
+    }
+
+    /// Gives the runner the replicas' signing keys and the number of client
+    /// identities, which Byzantine faults need.
+    pub fn with_keys(mut self, keys: Vec<SigningKey>, clients: u64) -> Self {
+        self.keys = keys;
+        self.clients = clients;
+        self
     }
 
     /// Runs the schedule from `start` (the workload's start) until it ends or `stop`
@@ -192,6 +211,29 @@ impl<'a, P: Processes, O: Observer> Runner<'a, P, O> {
                 );
                 Active::Rule(guard)
             }
+            Fault::Byzantine { faulty, mutators } => {
+                let nodes = faulty.resolve(n, primary, &mut self.rng);
+                let mut keys = BTreeMap::new();
+                for &i in &nodes {
+                    let key =
+                        self.keys
+                            .get(i)
+                            .cloned()
+                            .ok_or_else(|| crate::error::Error::Process {
+                                replica: i,
+                                reason: "no signing key for a Byzantine replica".into(),
+                            })?;
+                    keys.insert(i, key);
+                }
+                let seed = self.seed ^ (self.applied.len() as u64) << 32;
+                let byzantine = Byzantine::new(keys, mutators.clone(), self.clients, seed);
+                let names: Vec<&str> = mutators.iter().map(|m| m.name()).collect();
+                let value = json!({"nodes": nodes, "mutators": names,
+                                   "withhold": byzantine.withheld(), "censor": byzantine.censored()});
+                let guard = self.proxy()?.install_byzantine(byzantine);
+                self.record("start-byzantine", value);
+                Active::Byzantine(guard)
+            }
             Fault::Packet { spec } => {
                 let guard = self.proxy()?.install(spec.clone());
                 self.record("start-packet", json!({"packet": spec.to_string()}));
@@ -288,6 +330,16 @@ impl<'a, P: Processes, O: Observer> Runner<'a, P, O> {
                     "stop-partition"
                 };
                 self.record(f, json!({"healed": fault.describe()}));
+                Ok(())
+            }
+            Active::Byzantine(guard) => {
+                let counts = guard.counts();
+                let nodes = guard.byzantine().faulty();
+                drop(guard);
+                self.record(
+                    "stop-byzantine",
+                    json!({"nodes": nodes, "mutated": counts.total, "by_mutator": counts.by_mutator}),
+                );
                 Ok(())
             }
             Active::Killed(nodes) => {

@@ -10,7 +10,7 @@
 //! [[fault]]
 //! at = 10            # seconds into the workload
 //! heal = 20          # seconds; default: the end of the workload
-//! kind = "partition" # partition | packet | kill | pause | rolling-restart | clock
+//! kind = "partition" # partition | packet | kill | pause | rolling-restart | clock | byzantine
 //! partition = "primary"   # a topology name, or `nodes = [0, 1]`
 //! clients = "all"         # or "isolated": clients reach only the isolated side
 //!
@@ -21,13 +21,20 @@
 //! target = "one"          # one | primary | minority | majority | all, or `nodes = [..]`
 //! clock = "bump"          # bump (delta_ms) | strobe (delta_ms, period_ms) | rate (rate)
 //! delta_ms = 5000
+//!
+//! [[fault]]
+//! at = 35
+//! kind = "byzantine"
+//! nodes = [0]             # or `target = "primary"`, or `count = 1` (chosen by the seed)
+//! mutators = "equivocate,lie"   # default: all
 //! ```
 //!
 //! Windows of the same family may not overlap (kill, pause and rolling restarts count
 //! as one family: all act on processes).
 
+use crate::byzantine::Mutator;
 use crate::error::{Error, Result};
-use crate::fault::{ClockFault, Family, Fault, Target};
+use crate::fault::{ClockFault, Family, Fault, Faulty, Target};
 use crate::packet::PacketSpec;
 use crate::partition::{ClientSide, Topology};
 use rand::seq::SliceRandom;
@@ -209,6 +216,8 @@ struct RawFault {
     delta_ms: Option<i64>,
     period_ms: Option<u64>,
     rate: Option<f64>,
+    count: Option<usize>,
+    mutators: Option<String>,
 }
 
 fn seconds_to_ms(i: usize, what: &str, s: f64) -> Result<u64> {
@@ -266,6 +275,25 @@ impl RawFault {
                 target: target(&self.target, &self.nodes)?,
             },
             "rolling-restart" => Fault::RollingRestart,
+            "byzantine" => {
+                let faulty = match (&self.target, &self.nodes, self.count) {
+                    (Some(t), None, None) if t == "primary" => Faulty::Primary,
+                    (None, Some(n), None) => Faulty::Nodes(n.clone()),
+                    (None, None, Some(k)) => Faulty::Random(k),
+                    (None, None, None) => Faulty::Random(1),
+                    _ => {
+                        return Err(Error::schedule(
+                            at,
+                            "byzantine takes one of `target = \"primary\"`, `nodes` or `count`",
+                        ))
+                    }
+                };
+                let mutators = match &self.mutators {
+                    Some(m) => Mutator::parse_list(m).map_err(err)?,
+                    None => Mutator::ALL.to_vec(),
+                };
+                Fault::Byzantine { faulty, mutators }
+            }
             "clock" => {
                 let kind = need(self.clock.clone(), "clock")?;
                 let delta = || {
@@ -301,7 +329,7 @@ impl RawFault {
                     at,
                     format!(
                         "unknown fault kind {other:?}; expected partition, packet, kill, pause, \
-                         rolling-restart or clock"
+                         rolling-restart, clock or byzantine"
                     ),
                 ))
             }

@@ -242,3 +242,45 @@ fn repeated_request_is_answered_from_the_client_table() {
     let old = s.verifier.verified_request(request(&s, 0, 3, 9)).unwrap();
     assert!(rejected(&s.deliver(0, Input::Request(old))));
 }
+
+/// Regression (found by the harness's `shift` Byzantine mutator): a faulty primary
+/// ordered one request at two sequence numbers; every replica applied it once (the
+/// client table), but `/log` listed it in both batches, so the exactly-once oracle
+/// saw a double execution that never happened. The log lists what took effect.
+#[test]
+fn request_ordered_at_two_seqs_is_logged_once() {
+    let mut s = sim();
+    let r = request(&s, 0, 1, 1);
+    let mut logged = Vec::new();
+    for seq in [1, 2] {
+        let pp = pre_prepare(&s, 0, seq, vec![r.clone()]);
+        let d = pp.header.body.digest;
+        let mut outs = to_backup(&mut s, PeerMessage::PrePrepare(pp)).unwrap();
+        for from in [2, 3] {
+            let p = prepare(&s, from, from, seq, d);
+            outs.extend(to_backup(&mut s, PeerMessage::Prepare(p)).unwrap());
+        }
+        for from in [0, 2, 3] {
+            let c = Signed::sign(
+                replica::messages::Commit {
+                    view: 0,
+                    seq,
+                    digest: d,
+                    replica: from as u32,
+                },
+                &s.keys[from],
+            );
+            outs.extend(to_backup(&mut s, PeerMessage::Commit(c)).unwrap());
+        }
+        for o in outs {
+            if let Output::Executed(e) = o {
+                logged.push((e.seq, e.requests.len()));
+            }
+        }
+    }
+    assert_eq!(
+        logged,
+        vec![(1, 1), (2, 0)],
+        "seq 2 re-orders the request: executed, not applied"
+    );
+}

@@ -1,5 +1,6 @@
 //! The fault windows a history's `nemesis` operations describe, in Jepsen's pairs:
-//! `start-partition`/`stop-partition`, `start-packet`/`stop-packet`, `kill`/`start`,
+//! `start-partition`/`stop-partition`, `start-packet`/`stop-packet`,
+//! `start-byzantine`/`stop-byzantine`, `kill`/`start`,
 //! `pause`/`resume`, and `bump-clock`, `strobe-clock` or `rate-clock` then
 //! `reset-clock`. A start never stopped lasts to the end of the history.
 
@@ -24,6 +25,7 @@ fn heal_of(f: &str) -> Option<&'static str> {
     Some(match f {
         "start-partition" => "stop-partition",
         "start-packet" => "stop-packet",
+        "start-byzantine" => "stop-byzantine",
         "kill" => "start",
         "pause" => "resume",
         "bump-clock" | "strobe-clock" | "rate-clock" => "reset-clock",

@@ -205,6 +205,16 @@ impl Cluster {
         })
     }
 
+    /// Every replica's signing key (Byzantine replicas are re-signed with theirs).
+    pub(crate) fn replica_keys(&self) -> Vec<ed25519_dalek::SigningKey> {
+        self.ids.replicas.clone()
+    }
+
+    /// Number of client identities.
+    pub(crate) fn clients(&self) -> u64 {
+        self.ids.clients.len() as u64
+    }
+
     /// The proxy every message crosses, unless the run has `--no-proxy`.
     pub(crate) fn proxy(&self) -> Option<Arc<Proxy>> {
         self.proxy.clone()

@@ -36,6 +36,7 @@ use crate::workers::{final_reads, run_slot, Shared};
 use anyhow::{anyhow, Context, Result};
 use checker::oracles::{recovery, worst, ExecutedRequest};
 use checker::Verdict;
+use nemesis::byzantine::MutationCounts;
 use nemesis::{AppliedAction, LinkCounts, Schedule};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -77,6 +78,7 @@ struct Driven {
     crashes: Vec<Crash>,
     invoked: BTreeSet<ExecutedRequest>,
     proxy_counts: Option<BTreeMap<&'static str, LinkCounts>>,
+    mutated: Option<MutationCounts>,
 }
 
 async fn run_test(config: RunConfig, launcher: Launcher) -> Result<Exit, Failure> {
@@ -179,6 +181,7 @@ fn finish(
         crashes: driven.crashes.clone(),
         view_changes: driven.evidence.view_changes.clone(),
         recovery: recovery(&ops, driven.window.end),
+        byzantine: driven.mutated.filter(|m| m.total > 0),
     };
     let check = check_history(ops.clone(), config.workload, config.check_timeout)?;
     let oracles = Judged {
@@ -336,12 +339,16 @@ async fn drive(config: &RunConfig, launcher: Launcher, run_dir: &Path) -> Result
     cluster.watch_crashes(recorder.handle().elapsed());
     let replicas = cluster.stop(STOP_GRACE);
     let crashes = cluster.crashes(&replicas);
-    let proxy_counts = match cluster.proxy() {
+    let (proxy_counts, mutated) = match cluster.proxy() {
         Some(proxy) => {
-            write_json(&run_dir.join("proxy.json"), &proxy.counts_by_link())?;
-            Some(proxy.counts_by_kind())
+            let mutated = proxy.mutation_counts();
+            write_json(
+                &run_dir.join("proxy.json"),
+                &json!({"links": proxy.counts_by_link(), "byzantine": &mutated}),
+            )?;
+            (Some(proxy.counts_by_kind()), Some(mutated))
         }
-        None => None,
+        None => (None, None),
     };
     let invoked = std::mem::take(&mut *shared.requests.lock().expect("requests lock poisoned"));
     drop(shared);
@@ -361,5 +368,6 @@ async fn drive(config: &RunConfig, launcher: Launcher, run_dir: &Path) -> Result
         crashes,
         invoked,
         proxy_counts,
+        mutated,
     })
 }

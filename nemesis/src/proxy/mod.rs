@@ -14,11 +14,17 @@
 //! | duplicate | forward twice | same (the second answer is discarded) |
 //! | hold | answer 202, forward after the link's next message (or after 100 ms) | forward after 50 ms |
 //! | replay | forward, and forward an earlier message of the link again | same |
+//!
+//! With Byzantine replicas installed ([`Proxy::install_byzantine`]), a faulty
+//! replica's outgoing messages are first rewritten by its mutators (the results then
+//! meet the rules like any message), its replies to clients may be lies, and requests
+//! of a censored client never reach it.
 
 mod counters;
 
 pub use counters::LinkCounts;
 
+use crate::byzantine::{Byzantine, MutationCounts};
 use crate::error::{Error, Result};
 use crate::link::Link;
 use crate::message::Message;
@@ -66,6 +72,40 @@ struct Shared {
     recent: Mutex<Recent>,
     /// Held messages per link.
     held: Mutex<BTreeMap<Link, Vec<Bytes>>>,
+    /// The Byzantine replicas in force, if any.
+    byzantine: Arc<Mutex<Option<Arc<Byzantine>>>>,
+    /// Every Byzantine set ever installed (for the counters).
+    byzantine_seen: Mutex<Vec<Arc<Byzantine>>>,
+}
+
+/// Removes the Byzantine behaviour from the proxy when dropped.
+#[must_use = "dropping the guard makes the replicas correct again at once"]
+#[derive(Debug)]
+pub struct ByzantineGuard {
+    slot: std::sync::Weak<Mutex<Option<Arc<Byzantine>>>>,
+    byzantine: Arc<Byzantine>,
+}
+
+impl ByzantineGuard {
+    /// What was mutated so far under this guard.
+    pub fn counts(&self) -> MutationCounts {
+        self.byzantine.counts()
+    }
+
+    /// The installed behaviour.
+    pub fn byzantine(&self) -> &Byzantine {
+        &self.byzantine
+    }
+}
+
+impl Drop for ByzantineGuard {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.upgrade() {
+            if let Ok(mut s) = slot.lock() {
+                *s = None;
+            }
+        }
+    }
 }
 
 /// The running proxy; dropping it stops every listener.
@@ -101,6 +141,8 @@ impl Proxy {
             targets,
             recent: Mutex::new(BTreeMap::new()),
             held: Mutex::new(BTreeMap::new()),
+            byzantine: Arc::new(Mutex::new(None)),
+            byzantine_seen: Mutex::new(Vec::new()),
         });
         let mut addrs = BTreeMap::new();
         let mut tasks = Vec::new();
@@ -144,13 +186,58 @@ impl Proxy {
         RuleGuard::new(&self.shared.rules, Box::new(rule))
     }
 
-    /// Removes every rule (the final heal).
+    /// Makes replicas Byzantine (replacing any earlier set) until the guard is dropped.
+    pub fn install_byzantine(&self, byzantine: Byzantine) -> ByzantineGuard {
+        let byzantine = Arc::new(byzantine);
+        *self
+            .shared
+            .byzantine
+            .lock()
+            .expect("byzantine slot poisoned") = Some(Arc::clone(&byzantine));
+        self.shared
+            .byzantine_seen
+            .lock()
+            .expect("byzantine list poisoned")
+            .push(Arc::clone(&byzantine));
+        ByzantineGuard {
+            slot: Arc::downgrade(&self.shared.byzantine),
+            byzantine,
+        }
+    }
+
+    /// Everything Byzantine replicas mutated over the whole run.
+    pub fn mutation_counts(&self) -> MutationCounts {
+        let mut total = MutationCounts::default();
+        let seen = self
+            .shared
+            .byzantine_seen
+            .lock()
+            .expect("byzantine list poisoned");
+        for b in seen.iter() {
+            let c = b.counts();
+            total.total += c.total;
+            for (m, kinds) in c.by_mutator {
+                let into = total.by_mutator.entry(m).or_default();
+                for (k, n) in kinds {
+                    *into.entry(k).or_default() += n;
+                }
+            }
+        }
+        total
+    }
+
+    /// Removes every rule and Byzantine behaviour (the final heal).
     pub fn heal_all(&self) {
         self.shared
             .rules
             .lock()
             .expect("rule table poisoned")
             .clear();
+        *self
+            .shared
+            .byzantine
+            .lock()
+            .expect("byzantine slot poisoned") = None;
     }
 
     /// Whether any rule is installed.
@@ -188,7 +275,13 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let is_request = uri.path() == "/request";
-    let healed = shared.rules.lock().expect("rule table poisoned").is_empty();
+    let byzantine = shared
+        .byzantine
+        .lock()
+        .expect("byzantine slot poisoned")
+        .clone();
+    let healed =
+        byzantine.is_none() && shared.rules.lock().expect("rule table poisoned").is_empty();
     // With no rule installed only the type is needed (for the counters); rules get the
     // whole decoded message.
     let (msg, verdict) = if healed {
@@ -207,6 +300,35 @@ async fn handle(
         let verdict = rules.verdict(&msg, &mut rng);
         (msg, verdict)
     };
+    let mut body = body;
+    if let Some(b) = &byzantine {
+        // A censored client's requests (and relays of them) never reach a faulty replica.
+        if b.censors(link, is_request, &body) {
+            shared.counters.count(link, msg.kind, Verdict::Drop);
+            return if is_request {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ignored by a Byzantine replica",
+                )
+                    .into_response()
+            } else {
+                StatusCode::ACCEPTED.into_response()
+            };
+        }
+        // A faulty replica's own message, as its mutators rewrite it.
+        if let Some(outcome) = b.on_peer(link, &body) {
+            let mut bodies = outcome.send.into_iter();
+            let Some(first) = bodies.next() else {
+                shared.counters.count(link, msg.kind, Verdict::Drop);
+                return StatusCode::ACCEPTED.into_response();
+            };
+            body = first;
+            for extra in bodies {
+                let copy = Arc::clone(&shared);
+                tokio::spawn(async move { copy.forward(link, false, extra).await });
+            }
+        }
+    }
     shared.counters.count(link, msg.kind, verdict);
     match verdict {
         // Nothing to replay or release while no rule is installed.
@@ -288,7 +410,18 @@ impl Shared {
                 let status =
                     StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
                 match resp.bytes().await {
-                    Ok(bytes) => {
+                    Ok(mut bytes) => {
+                        // A faulty replica's reply to a client may be a lie.
+                        if is_request && status.is_success() {
+                            let byzantine = self
+                                .byzantine
+                                .lock()
+                                .expect("byzantine slot poisoned")
+                                .clone();
+                            if let Some(lie) = byzantine.and_then(|b| b.on_reply(link, &bytes)) {
+                                bytes = lie;
+                            }
+                        }
                         (status, [("content-type", "application/json")], bytes).into_response()
                     }
                     Err(_) => StatusCode::BAD_GATEWAY.into_response(),

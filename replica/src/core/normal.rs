@@ -303,11 +303,18 @@ impl Replica {
             .expect("execute needs a pre-prepare");
         let digest = pp.header.body.digest;
         let mut replies = Vec::new();
+        // The requests that took effect: a request ordered again (a faulty primary can
+        // assign one request two sequence numbers) is not applied twice.
+        let mut applied = Vec::new();
         for r in &pp.batch {
             let (client, t) = (r.body.client, r.body.timestamp);
             self.in_progress.remove(&(client, t));
             if let Some(result) = self.state.execute(client, t, &r.body.op) {
                 replies.push((client, t, result));
+                applied.push(RequestId {
+                    client,
+                    timestamp: t,
+                });
             }
         }
         self.last_executed = seq;
@@ -317,14 +324,7 @@ impl Replica {
         let entry = LogEntry {
             seq,
             digest,
-            requests: pp
-                .batch
-                .iter()
-                .map(|r| RequestId {
-                    client: r.body.client,
-                    timestamp: r.body.timestamp,
-                })
-                .collect(),
+            requests: applied,
             transferred: false,
         };
         out.push(Output::Persist(Record::Executed(entry.clone())));

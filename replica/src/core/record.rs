@@ -25,8 +25,9 @@ pub struct LogEntry {
     pub seq: Seq,
     /// Digest of the executed batch.
     pub digest: Digest,
-    /// The requests of the batch in execution order (empty for a null request, and for
-    /// an entry learnt by state transfer, whose batch this replica never saw).
+    /// The requests of the batch that took effect, in execution order (a request
+    /// executed before is not applied again and not listed; empty for a null request,
+    /// and for an entry learnt by state transfer, whose batch this replica never saw).
     #[serde(default)]
     pub requests: Vec<RequestId>,
     /// The entry came with a state transfer: its digest is a peer's word, and its

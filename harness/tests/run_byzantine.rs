@@ -1,0 +1,156 @@
+//! Byzantine replicas through the proxy, end to end: each mutator on one faulty replica
+//! of four keeps every oracle valid and clients making progress (and no lie is
+//! accepted: the history stays linearizable); f+1 coordinated faulty replicas are
+//! caught; more than f without --allow-unsafe-byzantine is refused.
+
+mod common;
+
+use common::run::run;
+use common::HarnessRun;
+use std::time::Duration;
+
+/// One faulty replica (the first primary, so the mutators that need the primary act)
+/// using `mutator` for the whole workload.
+fn one_faulty(mutator: &str, seed: &str) {
+    let out = run(
+        &[
+            "--seed",
+            seed,
+            "--byzantine-replicas",
+            "0",
+            "--byzantine-mutators",
+            mutator,
+        ],
+        None,
+    );
+    // The whole workload is a fault window; progress must still be made in its
+    // second half, and the final reads after the heal must complete.
+    out.assert_healthy_after(5.0);
+    let start = out.nemesis("start-byzantine");
+    assert_eq!(start.len(), 1, "one start-byzantine op");
+    assert_eq!(start[0].value["nodes"], serde_json::json!([0]));
+    let stop = out.nemesis("stop-byzantine");
+    assert_eq!(stop.len(), 1, "one stop-byzantine op");
+    let mutated = &out.results["faults"]["byzantine"];
+    assert!(
+        mutated["by_mutator"][mutator].is_object(),
+        "{mutator} mutated no message: {mutated:#}"
+    );
+}
+
+#[test]
+fn equivocate() {
+    one_faulty("equivocate", "31");
+}
+
+#[test]
+fn double_vote() {
+    one_faulty("double-vote", "32");
+}
+
+#[test]
+fn shift() {
+    one_faulty("shift", "33");
+}
+
+#[test]
+fn forge_view_change_and_bad_new_view() {
+    // VIEW-CHANGE and NEW-VIEW messages only flow in a view change: the faulty
+    // primary also equivocates, which brings one about.
+    let out = run(
+        &[
+            "--seed",
+            "34",
+            "--byzantine-replicas",
+            "0",
+            "--byzantine-mutators",
+            "equivocate,forge-view-change,bad-new-view",
+            "--time-limit",
+            "12",
+        ],
+        None,
+    );
+    out.assert_healthy_after(6.0);
+    let mutated = &out.results["faults"]["byzantine"]["by_mutator"];
+    assert!(mutated["equivocate"].is_object(), "{mutated:#}");
+}
+
+#[test]
+fn lie() {
+    one_faulty("lie", "35");
+}
+
+#[test]
+fn withhold() {
+    one_faulty("withhold", "36");
+}
+
+#[test]
+fn censor() {
+    one_faulty("censor", "37");
+}
+
+#[test]
+fn replay() {
+    one_faulty("replay", "38");
+}
+
+#[test]
+fn fuzz() {
+    one_faulty("fuzz", "39");
+}
+
+#[test]
+fn f_plus_one_coordinated_faulty_replicas_are_caught() {
+    // The primary equivocates and a second faulty replica votes, to each receiver, for
+    // what the primary sent it: with f+1 = 2 faulty of 4, correct replicas can commit
+    // different batches at one sequence number, or the cluster stops for good.
+    let out = run(
+        &[
+            "--seed",
+            "2",
+            "--byzantine-replicas",
+            "0,1",
+            "--byzantine-mutators",
+            "equivocate,double-vote",
+            "--allow-unsafe-byzantine",
+            "--time-limit",
+            "20",
+        ],
+        None,
+    );
+    assert_eq!(out.status, Some(1), "stderr:\n{}", out.stderr);
+    let bad: Vec<&str> = out.results["oracles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["verdict"] == "invalid")
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        bad.contains(&"agreement") || bad.contains(&"linearizability"),
+        "a safety oracle must catch f+1 faulty replicas; invalid: {bad:?}"
+    );
+}
+
+#[test]
+fn more_than_f_byzantine_replicas_are_refused_without_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let mut harness = HarnessRun::start(&store, &["--byzantine", "2"]);
+    let status = harness.wait(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(254), "stderr:\n{}", harness.stderr());
+    assert!(
+        harness.stderr().contains("--allow-unsafe-byzantine"),
+        "{}",
+        harness.stderr()
+    );
+    assert!(!store.exists(), "a run directory was made");
+    let mut bad = HarnessRun::start(&store, &["--byzantine-mutators", "gaslight"]);
+    assert_eq!(bad.wait(Duration::from_secs(30)).code(), Some(254));
+    assert!(
+        bad.stderr().contains("unknown Byzantine mutator"),
+        "{}",
+        bad.stderr()
+    );
+}

@@ -1,0 +1,258 @@
+//! Byzantine replicas on the wire. The replicas designated faulty run the unmodified
+//! binary; the proxy holds their signing keys and rewrites and re-signs what they send
+//! (and, for `lie`, their replies to clients; for `censor`, what reaches them). Correct
+//! replicas' messages are never re-signed: the most a rule can do to them is drop,
+//! delay or corrupt bytes, which receivers must reject.
+//!
+//! Each mutator is a small named value ([`Mutator`]); [`Byzantine`] is the installed set:
+//! the faulty replicas, their keys, the mutators, a seeded random stream, and counters
+//! of what was mutated per mutator and message type.
+//!
+//! - [`mutators`]: what each mutator does to one message.
+//! - [`resign`]: re-signing a rewritten message with the faulty sender's key.
+//! - [`fuzz`]: ByzzFuzz-style small-scope field mutation.
+
+pub mod fuzz;
+pub mod mutators;
+pub mod resign;
+
+pub use mutators::Mutator;
+
+use crate::link::{Endpoint, Link};
+use axum::body::Bytes;
+use ed25519_dalek::SigningKey;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use replica::crypto::{Digest, Signed};
+use replica::messages::{PeerMessage, Reply, Request};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Mutex;
+
+/// The probability that a message of a faulty replica is mutated at all (the rest go
+/// out as the replica wrote them, so the protocol keeps moving and faults interleave).
+const MUTATE_P: f64 = 0.5;
+/// Earlier messages kept per faulty replica, for `replay` and `shift`.
+const RECENT: usize = 32;
+/// The ChaCha stream of the run seed Byzantine choices draw from.
+const BYZANTINE_STREAM: u64 = 1 << 44;
+
+/// What a faulty replica's message becomes.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// The bodies to send on the link instead of the original (empty: withheld).
+    pub send: Vec<Bytes>,
+    /// The mutator that acted, if any.
+    pub mutator: Option<Mutator>,
+}
+
+/// The installed Byzantine behaviour.
+pub struct Byzantine {
+    faulty: BTreeMap<usize, SigningKey>,
+    mutators: Vec<Mutator>,
+    /// The message type `withhold` drops.
+    withheld: &'static str,
+    /// The client `censor` ignores.
+    censored: u64,
+    state: Mutex<State>,
+}
+
+struct State {
+    rng: ChaCha8Rng,
+    /// Recent bodies each faulty replica sent.
+    recent: BTreeMap<usize, VecDeque<Bytes>>,
+    /// Digests the equivocating primary sent, per (view, seq, receiver).
+    equivocated: BTreeMap<(u64, u64, usize), Digest>,
+    /// Mutated messages per mutator and message type.
+    counts: BTreeMap<(Mutator, &'static str), u64>,
+}
+
+/// What was mutated, for proxy.json and the history.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MutationCounts {
+    /// Per mutator, per message type.
+    pub by_mutator: BTreeMap<String, BTreeMap<&'static str, u64>>,
+    /// All mutated messages.
+    pub total: u64,
+}
+
+impl Byzantine {
+    /// Faulty replicas with their signing keys, the mutators they use, and the seed of
+    /// their choices (which message type `withhold` drops, which client `censor`
+    /// ignores among `clients`, and each mutation).
+    pub fn new(
+        faulty: BTreeMap<usize, SigningKey>,
+        mutators: Vec<Mutator>,
+        clients: u64,
+        seed: u64,
+    ) -> Byzantine {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(BYZANTINE_STREAM);
+        let withheld = *mutators::WITHHOLDABLE.choose(&mut rng).expect("kinds");
+        let censored = rng.gen_range(0..clients.max(1));
+        Byzantine {
+            faulty,
+            mutators,
+            withheld,
+            censored,
+            state: Mutex::new(State {
+                rng,
+                recent: BTreeMap::new(),
+                equivocated: BTreeMap::new(),
+                counts: BTreeMap::new(),
+            }),
+        }
+    }
+
+    /// The faulty replicas.
+    pub fn faulty(&self) -> BTreeSet<usize> {
+        self.faulty.keys().copied().collect()
+    }
+
+    /// The message type `withhold` drops.
+    pub fn withheld(&self) -> &'static str {
+        self.withheld
+    }
+
+    /// The client `censor` ignores.
+    pub fn censored(&self) -> u64 {
+        self.censored
+    }
+
+    /// The mutators in use.
+    pub fn mutators(&self) -> &[Mutator] {
+        &self.mutators
+    }
+
+    fn has(&self, m: Mutator) -> bool {
+        self.mutators.contains(&m)
+    }
+
+    /// What replica `link.from` sends on `link` instead of `body`, if it is faulty.
+    /// `None`: not a faulty replica's message; send it as it is.
+    pub fn on_peer(&self, link: Link, body: &Bytes) -> Option<Outcome> {
+        let Endpoint::Replica(from) = link.from else {
+            return None;
+        };
+        let key = self.faulty.get(&from)?;
+        let msg: PeerMessage = serde_json::from_slice(body).ok()?;
+        let kind = msg.kind();
+        let mut guard = self.state.lock().expect("byzantine state poisoned");
+        let st = &mut *guard;
+        let ring = st.recent.entry(from).or_default();
+        let earlier = if ring.is_empty() {
+            None
+        } else {
+            Some(ring[ring.len() / 2].clone())
+        };
+        if ring.len() == RECENT {
+            ring.pop_front();
+        }
+        ring.push_back(body.clone());
+        if self.has(Mutator::Withhold) && kind == self.withheld {
+            st.count(Mutator::Withhold, kind);
+            return Some(Outcome {
+                send: Vec::new(),
+                mutator: Some(Mutator::Withhold),
+            });
+        }
+        if !st.rng.gen_bool(MUTATE_P) {
+            return None;
+        }
+        let candidates: Vec<Mutator> = self
+            .mutators
+            .iter()
+            .copied()
+            .filter(|m| m.applies_to(kind))
+            .collect();
+        let mutator = *candidates.choose(&mut st.rng)?;
+        let mut ctx = mutators::Context {
+            receiver: link.to,
+            key,
+            rng: &mut st.rng,
+            equivocated: &mut st.equivocated,
+            earlier,
+        };
+        let send = mutator.apply(msg, body, &mut ctx)?;
+        st.count(mutator, kind);
+        Some(Outcome {
+            send,
+            mutator: Some(mutator),
+        })
+    }
+
+    /// Whether a client request on `link` (clients to a replica) is censored: the
+    /// faulty replica ignores the censored client. Relays of that client's requests to
+    /// a faulty replica are ignored too.
+    pub fn censors(&self, link: Link, is_request: bool, body: &[u8]) -> bool {
+        if !self.has(Mutator::Censor) || !self.faulty.contains_key(&link.to) {
+            return false;
+        }
+        let client = if is_request {
+            serde_json::from_slice::<Signed<Request>>(body)
+                .ok()
+                .map(|r| r.body.client)
+        } else {
+            match serde_json::from_slice::<PeerMessage>(body) {
+                Ok(PeerMessage::Relay(r)) => Some(r.body.client),
+                _ => None,
+            }
+        };
+        let censored = client == Some(self.censored);
+        if censored {
+            self.state.lock().expect("byzantine state poisoned").count(
+                Mutator::Censor,
+                if is_request { "request" } else { "relay" },
+            );
+        }
+        censored
+    }
+
+    /// The reply a faulty replica's answer to a client becomes under `lie`: the result
+    /// changed and re-signed. `None`: leave it.
+    pub fn on_reply(&self, link: Link, body: &[u8]) -> Option<Bytes> {
+        if !self.has(Mutator::Lie) {
+            return None;
+        }
+        let key = self.faulty.get(&link.to)?;
+        let reply: Signed<Reply> = serde_json::from_slice(body).ok()?;
+        let lied = mutators::lie(reply.body, key);
+        self.state
+            .lock()
+            .expect("byzantine state poisoned")
+            .count(Mutator::Lie, "reply");
+        Some(Bytes::from(serde_json::to_vec(&lied).ok()?))
+    }
+
+    /// What was mutated so far.
+    pub fn counts(&self) -> MutationCounts {
+        let st = self.state.lock().expect("byzantine state poisoned");
+        let mut out = MutationCounts::default();
+        for ((m, kind), n) in &st.counts {
+            out.by_mutator
+                .entry(m.name().to_string())
+                .or_default()
+                .insert(kind, *n);
+            out.total += n;
+        }
+        out
+    }
+}
+
+impl State {
+    fn count(&mut self, m: Mutator, kind: &'static str) {
+        *self.counts.entry((m, kind)).or_default() += 1;
+    }
+}
+
+impl std::fmt::Debug for Byzantine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Byzantine")
+            .field("faulty", &self.faulty())
+            .field("mutators", &self.mutators)
+            .field("withheld", &self.withheld)
+            .field("censored", &self.censored)
+            .finish()
+    }
+}

@@ -1,0 +1,305 @@
+//! The mutators: what a faulty replica does to one of its messages.
+//!
+//! | mutator | acts on | what it sends |
+//! |---|---|---|
+//! | `equivocate` | PRE-PREPARE | the null batch instead to every other receiver: two batches, one (view, seq) |
+//! | `double-vote` | PREPARE, COMMIT | to each receiver, the digest the equivocating primary sent it, else a made-up one |
+//! | `shift` | PRE-PREPARE, PREPARE, COMMIT, CHECKPOINT | view or seq ±1, or a digest from another slot |
+//! | `forge-view-change` | VIEW-CHANGE | prepared certificates dropped, one dropped, or one made up |
+//! | `bad-new-view` | NEW-VIEW | O with a pre-prepare dropped or its digest changed |
+//! | `lie` | REPLY to a client | another result, re-signed |
+//! | `withhold` | COMMITs or CHECKPOINTs, chosen by the seed | nothing |
+//! | `censor` | one client's requests and relays, to the faulty replica | nothing |
+//! | `replay` | any | the message and an earlier one of the same replica |
+//! | `fuzz` | any | one field set to a boundary value |
+
+use super::fuzz::fuzz;
+use super::resign::resign;
+use crate::error::{Error, Result};
+use axum::body::Bytes;
+use ed25519_dalek::SigningKey;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use replica::crypto::{Digest, Signed};
+use replica::messages::{batch_digest, PeerMessage, Reply};
+use replica::OpResult;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// One Byzantine behaviour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mutator {
+    /// Different PRE-PREPAREs for one (view, seq) to different backups.
+    Equivocate,
+    /// Different PREPARE / COMMIT digests to different receivers.
+    DoubleVote,
+    /// View or sequence number ±1, or a digest from another slot.
+    Shift,
+    /// VIEW-CHANGE with prepared certificates dropped or made up.
+    ForgeViewChange,
+    /// NEW-VIEW with a wrong O.
+    BadNewView,
+    /// A wrong result in a REPLY to a client.
+    Lie,
+    /// One message type never sent.
+    Withhold,
+    /// One client's requests ignored.
+    Censor,
+    /// Earlier messages sent again.
+    Replay,
+    /// A field set to a boundary value.
+    Fuzz,
+}
+
+/// The message types `withhold` may drop: ones every replica sends in the normal case.
+pub(crate) const WITHHOLDABLE: [&str; 2] = ["commit", "checkpoint"];
+
+impl Mutator {
+    /// Every mutator.
+    pub const ALL: [Mutator; 10] = [
+        Mutator::Equivocate,
+        Mutator::DoubleVote,
+        Mutator::Shift,
+        Mutator::ForgeViewChange,
+        Mutator::BadNewView,
+        Mutator::Lie,
+        Mutator::Withhold,
+        Mutator::Censor,
+        Mutator::Replay,
+        Mutator::Fuzz,
+    ];
+
+    /// The mutator's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutator::Equivocate => "equivocate",
+            Mutator::DoubleVote => "double-vote",
+            Mutator::Shift => "shift",
+            Mutator::ForgeViewChange => "forge-view-change",
+            Mutator::BadNewView => "bad-new-view",
+            Mutator::Lie => "lie",
+            Mutator::Withhold => "withhold",
+            Mutator::Censor => "censor",
+            Mutator::Replay => "replay",
+            Mutator::Fuzz => "fuzz",
+        }
+    }
+
+    /// Parses `a,b,c` or `all`.
+    pub fn parse_list(spec: &str) -> Result<Vec<Mutator>> {
+        let mut out = Vec::new();
+        for w in spec.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            if w == "all" {
+                out.extend(Mutator::ALL);
+            } else {
+                out.push(w.parse()?);
+            }
+        }
+        out.sort();
+        out.dedup();
+        if out.is_empty() {
+            return Err(Error::spec(spec, "no Byzantine mutator given"));
+        }
+        Ok(out)
+    }
+
+    /// Whether it rewrites outgoing peer messages of this type (`lie` and `censor`
+    /// act elsewhere; `withhold` is applied before any choice).
+    pub(crate) fn applies_to(self, kind: &str) -> bool {
+        match self {
+            Mutator::Equivocate => kind == "pre-prepare",
+            Mutator::DoubleVote => matches!(kind, "prepare" | "commit"),
+            Mutator::Shift => matches!(kind, "pre-prepare" | "prepare" | "commit" | "checkpoint"),
+            Mutator::ForgeViewChange => kind == "view-change",
+            Mutator::BadNewView => kind == "new-view",
+            Mutator::Replay | Mutator::Fuzz => true,
+            Mutator::Lie | Mutator::Withhold | Mutator::Censor => false,
+        }
+    }
+
+    /// Rewrites `msg` (whose bytes are `body`) for one receiver. `None`: nothing to do
+    /// to this message (it goes out unchanged).
+    pub(crate) fn apply(
+        self,
+        msg: PeerMessage,
+        body: &Bytes,
+        ctx: &mut Context<'_>,
+    ) -> Option<Vec<Bytes>> {
+        let one = |m: PeerMessage, key: &SigningKey| -> Option<Vec<Bytes>> {
+            Some(vec![encode(&resign(m, key))?])
+        };
+        match (self, msg) {
+            (Mutator::Equivocate, PeerMessage::PrePrepare(mut p)) => {
+                let h = &p.header.body;
+                let slot = (h.view, h.seq, ctx.receiver);
+                // Every other receiver (by id and seq) gets the null batch instead.
+                if (ctx.receiver as u64 + h.seq) % 2 == 1 || p.batch.is_empty() {
+                    ctx.equivocated.insert(slot, h.digest);
+                    return None;
+                }
+                p.batch.clear();
+                p.header.body.digest = batch_digest(&p.batch);
+                ctx.equivocated.insert(slot, p.header.body.digest);
+                one(PeerMessage::PrePrepare(p), ctx.key)
+            }
+            (Mutator::DoubleVote, PeerMessage::Prepare(mut m)) => {
+                m.body.digest = ctx.vote_digest(m.body.view, m.body.seq, m.body.digest);
+                one(PeerMessage::Prepare(m), ctx.key)
+            }
+            (Mutator::DoubleVote, PeerMessage::Commit(mut m)) => {
+                m.body.digest = ctx.vote_digest(m.body.view, m.body.seq, m.body.digest);
+                one(PeerMessage::Commit(m), ctx.key)
+            }
+            (Mutator::Shift, msg) => one(shift(msg, ctx)?, ctx.key),
+            (Mutator::ForgeViewChange, PeerMessage::ViewChange(mut m)) => {
+                let certs = &mut m.body.prepared;
+                match ctx.rng.gen_range(0..3) {
+                    0 => certs.clear(),
+                    1 if !certs.is_empty() => {
+                        let k = ctx.rng.gen_range(0..certs.len());
+                        certs.remove(k);
+                    }
+                    _ => {
+                        // Made up: an existing certificate claiming another batch.
+                        let cert = certs.first_mut()?;
+                        cert.pre_prepare.header.body.digest = Digest::of(&ctx.rng.gen::<[u8; 8]>());
+                    }
+                }
+                one(PeerMessage::ViewChange(m), ctx.key)
+            }
+            (Mutator::BadNewView, PeerMessage::NewView(mut m)) => {
+                let o = &mut m.body.pre_prepares;
+                if o.is_empty() {
+                    return None;
+                }
+                let k = ctx.rng.gen_range(0..o.len());
+                if ctx.rng.gen_bool(0.5) {
+                    o.remove(k);
+                } else {
+                    let mut header = o[k].header.body.clone();
+                    header.digest = Digest::of(&ctx.rng.gen::<[u8; 8]>());
+                    o[k].header = Signed::sign(header, ctx.key);
+                }
+                one(PeerMessage::NewView(m), ctx.key)
+            }
+            (Mutator::Replay, _) => {
+                let earlier = ctx.earlier.clone()?;
+                Some(vec![body.clone(), earlier])
+            }
+            (Mutator::Fuzz, msg) => one(fuzz(msg, ctx.rng)?, ctx.key),
+            _ => None,
+        }
+    }
+}
+
+impl FromStr for Mutator {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Mutator::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Mutator::ALL.iter().map(|m| m.name()).collect();
+                Error::spec(
+                    s,
+                    format!(
+                        "unknown Byzantine mutator; expected {} or all",
+                        names.join(", ")
+                    ),
+                )
+            })
+    }
+}
+
+/// What a mutator works with.
+pub(crate) struct Context<'a> {
+    /// The receiving replica.
+    pub(crate) receiver: usize,
+    /// The faulty sender's key.
+    pub(crate) key: &'a SigningKey,
+    /// The seeded stream.
+    pub(crate) rng: &'a mut ChaCha8Rng,
+    /// What the equivocating primary sent to each receiver.
+    pub(crate) equivocated: &'a mut BTreeMap<(u64, u64, usize), Digest>,
+    /// An earlier message of the same faulty replica.
+    pub(crate) earlier: Option<Bytes>,
+}
+
+impl Context<'_> {
+    /// The digest a double-voting replica sends the receiver for (view, seq): the one
+    /// an equivocating primary sent it (the coordinated attack of f+1 faulty replicas),
+    /// else a made-up one.
+    fn vote_digest(&mut self, view: u64, seq: u64, honest: Digest) -> Digest {
+        match self.equivocated.get(&(view, seq, self.receiver)) {
+            Some(d) => *d,
+            None if self.receiver % 2 == 0 => Digest::of(&self.rng.gen::<[u8; 8]>()),
+            None => honest,
+        }
+    }
+}
+
+fn encode(msg: &PeerMessage) -> Option<Bytes> {
+    serde_json::to_vec(msg).ok().map(Bytes::from)
+}
+
+/// View or seq ±1, or a digest from another slot.
+fn shift(msg: PeerMessage, ctx: &mut Context<'_>) -> Option<PeerMessage> {
+    let delta: i64 = if ctx.rng.gen_bool(0.5) { 1 } else { -1 };
+    let bump = |x: u64| x.saturating_add_signed(delta);
+    let other = ctx.equivocated.values().copied().collect::<Vec<_>>();
+    let other = other.choose(ctx.rng).copied();
+    let which = ctx.rng.gen_range(0..3);
+    Some(match msg {
+        PeerMessage::PrePrepare(mut p) => {
+            let h = &mut p.header.body;
+            match which {
+                0 => h.view = bump(h.view),
+                1 => h.seq = bump(h.seq),
+                _ => h.digest = other.unwrap_or(h.digest),
+            }
+            PeerMessage::PrePrepare(p)
+        }
+        PeerMessage::Prepare(mut m) => {
+            match which {
+                0 => m.body.view = bump(m.body.view),
+                1 => m.body.seq = bump(m.body.seq),
+                _ => m.body.digest = other.unwrap_or(m.body.digest),
+            }
+            PeerMessage::Prepare(m)
+        }
+        PeerMessage::Commit(mut m) => {
+            match which {
+                0 => m.body.view = bump(m.body.view),
+                1 => m.body.seq = bump(m.body.seq),
+                _ => m.body.digest = other.unwrap_or(m.body.digest),
+            }
+            PeerMessage::Commit(m)
+        }
+        PeerMessage::Checkpoint(mut m) => {
+            m.body.seq = bump(m.body.seq);
+            PeerMessage::Checkpoint(m)
+        }
+        _ => return None,
+    })
+}
+
+/// A reply with another result, signed by the faulty replica.
+pub(crate) fn lie(mut reply: Reply, key: &SigningKey) -> Signed<Reply> {
+    reply.result = match reply.result {
+        OpResult::Read { value } => OpResult::Read {
+            value: match value.as_i64() {
+                Some(v) => serde_json::json!(v + 1),
+                None => serde_json::json!(-1),
+            },
+        },
+        OpResult::Cas { ok } => OpResult::Cas { ok: !ok },
+        OpResult::Write => OpResult::Cas { ok: false },
+        OpResult::Append => OpResult::Read {
+            value: serde_json::json!([]),
+        },
+    };
+    Signed::sign(reply, key)
+}
