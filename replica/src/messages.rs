@@ -14,8 +14,8 @@ pub type ReplicaId = u32;
 pub type View = u64;
 /// A sequence number.
 pub type Seq = u64;
-/// A client id.
-pub type ClientId = u64;
+/// A client id (defined with the client table, which needs it first).
+pub use crate::state_machine::ClientId;
 
 /// REQUEST `<o, t, c>` signed by client `c`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

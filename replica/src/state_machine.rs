@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::crypto::Digest;
-use crate::messages::ClientId;
+
+/// A client id.
+pub type ClientId = u64;
 
 /// An operation a client asks the service to execute.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

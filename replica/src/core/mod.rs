@@ -33,12 +33,13 @@ use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ProtocolConfig;
-use crate::crypto::{Digest, Signed, Verified};
+use crate::crypto::{Digest, Signed};
 use crate::messages::{
     Checkpoint, ClientId, NewView, PeerMessage, PreparedCert, ReplicaId, Reply, Request, Seq, View,
     ViewChange,
 };
 use crate::state_machine::KvStore;
+use crate::verifier::Verified;
 use log::MessageLog;
 use record::Record;
 

@@ -32,10 +32,11 @@ use tokio::sync::{mpsc, oneshot};
 use crate::clock::{Clock, ClockSettings};
 use crate::config::{ClusterConfig, FsyncPolicy, ProtocolConfig};
 use crate::core::{Input, Replica, ReplicaStatus};
-use crate::crypto::{Signed, Verified, Verifier};
+use crate::crypto::Signed;
 use crate::error::{Error, Result};
 use crate::messages::{PeerMessage, ReplicaId, Request};
 use crate::storage::{LogEntry, Storage};
+use crate::verifier::{Verified, Verifier};
 use node::CoreMsg;
 
 /// The largest peer or client message body accepted (bytes).
