@@ -116,3 +116,46 @@ fn request_signature_cache_answers_alike_on_every_replica() {
         "the forged copy was executed by {accepted:?}: every replica must refuse it"
     );
 }
+
+// --- 2. recovery merges log slots across views --------------------------------------
+
+/// Everyone prepares and COMMITs seq 1 in view 0, but no COMMIT is delivered; the
+/// primary stops; view 1 re-proposes seq 1. Replica 3 crashes right after installing
+/// view 1 and recovers from its WAL. Replaying view 1's PRE-PREPARE used to keep the
+/// view-0 COMMIT as `my_commit`, so 3 never sent its view-1 COMMIT, and with 0 gone
+/// the other two could not commit without it: seq 1 stalled until a second view
+/// change (view 2).
+#[test]
+fn recovery_does_not_merge_log_slots_across_views() {
+    init_tracing();
+    let seed = seed_from_env(1002);
+    let mut sim = Sim::new(seed, 1, 1, reliable(), params());
+    sim.clients[0].ops = vec![append(1), append(2)];
+    sim.link_filter = Some(Box::new(
+        |_, _, m| !matches!(m, PeerMessage::Commit(c) if c.body.view == 0),
+    ));
+    info!("--- view 0: seq 1 prepares everywhere, no COMMIT gets through");
+    assert!(!sim.run(150));
+    assert!(sim.executed.iter().all(|e| e.is_empty()));
+    info!("--- the primary stops; wait for replica 3 to install view 1");
+    sim.stop(0);
+    assert!(
+        sim.run_until(20 * T, |s| s.replicas[3].view() == 1
+            && s.replicas[3].status().view_active),
+        "view 1 installed; PBFT_SIM_SEED={seed}"
+    );
+    info!("--- replica 3 crashes and recovers");
+    sim.crash_and_recover(3);
+    assert!(
+        sim.run(60_000),
+        "clients finish after replica 3's recovery ({} ops done); PBFT_SIM_SEED={seed}",
+        sim.completed()
+    );
+    sim.settle(2_000);
+    assert_converged(&sim, &[1, 2, 3], seed);
+    assert!(
+        sim.replicas[1..].iter().all(|r| r.view() == 1),
+        "view 1 kept going: the recovered replica sent its view-1 COMMIT (a stale one \
+         stalled seq 1 until a second view change); PBFT_SIM_SEED={seed}"
+    );
+}
