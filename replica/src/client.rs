@@ -31,6 +31,9 @@ pub enum ClientError {
     Config(#[from] Error),
 }
 
+/// Each replica's reply to the current request: (view, result).
+type Votes = BTreeMap<ReplicaId, (View, OpResult)>;
+
 /// The client's protocol state, without IO.
 #[derive(Debug)]
 pub struct ClientProtocol {
@@ -40,7 +43,8 @@ pub struct ClientProtocol {
     f: usize,
     view: View,
     last_timestamp: u64,
-    current: Option<(u64, BTreeMap<ReplicaId, OpResult>)>,
+    /// The current request's timestamp and each replica's (view, result).
+    current: Option<(u64, Votes)>,
     last_quorum: Vec<ReplicaId>,
 }
 
@@ -64,7 +68,7 @@ impl ClientProtocol {
         })
     }
 
-    /// The primary of the newest view learned from replies.
+    /// The primary of the newest view that f+1 matching replies vouched for.
     pub fn primary(&self) -> ReplicaId {
         (self.view % self.replicas.len() as u64) as ReplicaId
     }
@@ -114,15 +118,21 @@ impl ClientProtocol {
         if r.client != self.id || r.timestamp != *t || reply.verify_with(key).is_err() {
             return None;
         }
-        votes.insert(r.replica, r.result.clone());
-        self.view = self.view.max(r.view);
-        let matching = votes.values().filter(|v| **v == r.result).count();
-        if matching > self.f {
-            self.last_quorum = votes
-                .iter()
-                .filter(|(_, v)| **v == r.result)
-                .map(|(i, _)| *i)
-                .collect();
+        votes.insert(r.replica, (r.view, r.result.clone()));
+        let matching: Vec<(ReplicaId, View)> = votes
+            .iter()
+            .filter(|(_, (_, res))| *res == r.result)
+            .map(|(i, (v, _))| (*i, *v))
+            .collect();
+        if matching.len() > self.f {
+            // The view comes from the quorum only: the highest view that f+1 of the
+            // matching replies reached (so at least one correct replica is in it).
+            // A single reply's view is no evidence: one Byzantine replica claiming a
+            // high view would make the client send to it first, forever.
+            let mut views: Vec<View> = matching.iter().map(|(_, v)| *v).collect();
+            views.sort_unstable_by(|a, b| b.cmp(a));
+            self.view = self.view.max(views[self.f]);
+            self.last_quorum = matching.iter().map(|(i, _)| *i).collect();
             self.current = None;
             return Some(r.result.clone());
         }
@@ -294,5 +304,63 @@ impl Client {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (ClientProtocol, Vec<SigningKey>) {
+        let keys: Vec<SigningKey> = (0..4u8)
+            .map(|i| SigningKey::from_bytes(&[i + 1; 32]))
+            .collect();
+        let listen: Vec<String> = (0..4).map(|i| format!("127.0.0.1:{}", 7000 + i)).collect();
+        let client_key = SigningKey::from_bytes(&[99; 32]);
+        let config = ClusterConfig::local(1, &keys, &listen, &[(7, client_key.clone())]);
+        (ClientProtocol::new(&config, 7, client_key).unwrap(), keys)
+    }
+
+    fn reply(keys: &[SigningKey], replica: ReplicaId, view: View, t: u64) -> Signed<Reply> {
+        Signed::sign(
+            Reply {
+                view,
+                timestamp: t,
+                client: 7,
+                replica,
+                result: OpResult::Write,
+            },
+            &keys[replica as usize],
+        )
+    }
+
+    /// One Byzantine replica (3) signs its replies with view 3: the client used to
+    /// adopt it from that single reply and send every later request to replica 3 first.
+    #[test]
+    fn client_does_not_adopt_the_view_of_a_single_reply() {
+        let (mut c, keys) = setup();
+        for round in 0..3 {
+            let t = c
+                .start(
+                    Operation::Write {
+                        key: "k".into(),
+                        value: serde_json::json!(round),
+                    },
+                    0,
+                )
+                .body
+                .timestamp;
+            assert_eq!(c.on_reply(&reply(&keys, 3, 3, t)), None);
+            assert_eq!(c.on_reply(&reply(&keys, 1, 0, t)), Some(OpResult::Write));
+            assert_eq!(c.primary(), 0, "one reply's view is not evidence");
+        }
+        // f+1 replies that agree on a view move the client.
+        let t = c
+            .start(Operation::Read { key: "k".into() }, 0)
+            .body
+            .timestamp;
+        assert_eq!(c.on_reply(&reply(&keys, 2, 1, t)), None);
+        assert!(c.on_reply(&reply(&keys, 3, 1, t)).is_some());
+        assert_eq!(c.primary(), 1, "f+1 replicas vouch for view 1");
     }
 }
