@@ -159,3 +159,57 @@ fn recovery_does_not_merge_log_slots_across_views() {
          stalled seq 1 until a second view change); PBFT_SIM_SEED={seed}"
     );
 }
+
+// --- 5. an idle cluster can change views forever -----------------------------------
+
+/// A client sends one request, once, to the backups only. The backups' timers fire,
+/// but no new primary ever got the request (backups relayed it only on a client's
+/// retransmission, and installing a view reset the timeout to T): the cluster moved
+/// v1 -> v2 -> v3 ... about every T. Now backups hand the requests they hold to the
+/// new primary, and the timeout stays 2T until a request executes: it converges.
+fn request_sent_once_to_backups_only(seed: u64, f: usize) {
+    init_tracing();
+    let n = 3 * f + 1;
+    let mut sim = Sim::new(seed, f, 1, reliable(), params());
+    sim.retransmit_ms = 1_000_000; // the client never retransmits
+    let req = sim.clients[0].proto.start(append(1), 1_000);
+    sim.clients[0].ops = vec![append(1)];
+    sim.clients[0].current = Some((req.clone(), 0));
+    info!("--- the request reaches the backups only, once");
+    for i in 1..n {
+        sim.request_to(i, req.clone());
+    }
+    let done = sim.run(20 * T);
+    let views: Vec<u64> = sim.replicas.iter().map(|r| r.view()).collect();
+    assert!(
+        done,
+        "the request never executed; views {views:?}; PBFT_SIM_SEED={seed}"
+    );
+    info!(
+        ?views,
+        "--- executed; the cluster must now stay in its view"
+    );
+    sim.settle(20 * T);
+    let after: Vec<u64> = sim.replicas.iter().map(|r| r.view()).collect();
+    assert_eq!(after, views, "views kept changing; PBFT_SIM_SEED={seed}");
+    assert!(views.iter().all(|v| *v == 1), "one view change: {views:?}");
+    for r in &sim.replicas {
+        assert_eq!(
+            r.status().view_change_timeout_ms,
+            T,
+            "a request executed: the timeout is back to T"
+        );
+    }
+    let all: Vec<usize> = (0..n).collect();
+    assert_converged(&sim, &all, seed);
+}
+
+#[test]
+fn n4_request_sent_once_to_backups_only_executes_and_views_settle() {
+    request_sent_once_to_backups_only(seed_from_env(1005), 1);
+}
+
+#[test]
+fn n7_request_sent_once_to_backups_only_executes_and_views_settle() {
+    request_sent_once_to_backups_only(seed_from_env(1007), 2);
+}

@@ -162,8 +162,9 @@ pub struct Replica {
     pub(crate) pending: VecDeque<Signed<Request>>,
     pub(crate) pending_since_ms: u64,
     pub(crate) in_progress: BTreeSet<(ClientId, u64)>,
-    /// Backup: highest timestamp seen per client (a repeat is relayed to the primary).
-    pub(crate) seen_by_backup: BTreeMap<ClientId, u64>,
+    /// Backup: the newest request held per client (kept until executed). Its timer
+    /// runs while one is not executed, and it hands them to each new primary.
+    pub(crate) seen_by_backup: BTreeMap<ClientId, Signed<Request>>,
     /// Own state snapshots at checkpoints not yet stable.
     pub(crate) snapshots: BTreeMap<Seq, (Digest, KvStore)>,
     /// CHECKPOINT votes per sequence number and sender.

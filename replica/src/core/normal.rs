@@ -43,7 +43,10 @@ impl Replica {
             }
         } else if !relayed && self.active {
             // A repeated request means the client timed out: relay it to the primary.
-            let seen = self.seen_by_backup.insert(client, t);
+            let seen = self.seen_by_backup.get(&client).map(|r| r.body.timestamp);
+            if seen.is_none_or(|s| s <= t) {
+                self.seen_by_backup.insert(client, req.clone());
+            }
             if seen == Some(t) {
                 out.push(Output::Send {
                     to: self.primary(),
@@ -309,6 +312,11 @@ impl Replica {
             if let Some(result) = self.state.execute(client, t, &r.body.op) {
                 replies.push((client, t, result));
             }
+        }
+        if !pp.batch.is_empty() {
+            // A request executed: the view works, back to the base timeout (PBFT keeps
+            // the doubled one until then, so timers do not race a new primary).
+            self.vc_timeout_ms = self.params.view_change_timeout_ms;
         }
         self.last_executed = seq;
         self.last_progress_ms = self.now_ms;
