@@ -6,7 +6,11 @@
 mod sim;
 
 use replica::config::ProtocolConfig;
-use replica::messages::PeerMessage;
+use replica::core::Output;
+use replica::crypto::Signed;
+use replica::messages::{
+    batch_digest, FetchState, PeerMessage, PrePrepare, PrePrepareMsg, Request, Status, ViewChange,
+};
 use replica::state_machine::Operation;
 use serde_json::json;
 use sim::{seed_from_env, small_params, Faults, Sim};
@@ -212,4 +216,133 @@ fn n4_request_sent_once_to_backups_only_executes_and_views_settle() {
 #[test]
 fn n7_request_sent_once_to_backups_only_executes_and_views_settle() {
     request_sent_once_to_backups_only(seed_from_env(1007), 2);
+}
+
+// --- 7. resource bounds on what peers send -----------------------------------------
+
+fn rejected(out: &[Output], kind: &str) -> bool {
+    out.iter()
+        .any(|o| matches!(o, Output::Rejected { kind: k, .. } if *k == kind))
+}
+
+fn answers(out: &[Output]) -> usize {
+    out.iter()
+        .filter(|o| matches!(o, Output::Send { .. } | Output::Broadcast(_)))
+        .count()
+}
+
+/// Byzantine replica 0 sends correctly signed messages no correct replica sends:
+/// a VIEW-CHANGE for view `u64::MAX` (`view + 1` overflowed in a debug build), a
+/// STATUS whose low watermark is above its last executed and a FETCH-STATE that
+/// claims to be past the checkpoint it asks for (both made `BTreeMap::range` panic:
+/// start after end, in any build), a PRE-PREPARE with a batch longer than the batch
+/// size, and STATUS / FETCH-STATE floods (each answered in full). Replica 1 must
+/// refuse or rate-limit them all and go on working.
+#[test]
+fn peer_numbers_batch_lengths_and_answer_rates_are_bounded() {
+    init_tracing();
+    let seed = seed_from_env(1007);
+    let mut sim = Sim::new(seed, 1, 1, reliable(), params());
+    sim.load_appends_and_writes(10);
+    assert!(sim.run(10_000), "PBFT_SIM_SEED={seed}");
+    let st = sim.replicas[1].status();
+    assert!(st.stable_checkpoint >= 8, "a checkpoint is stable: {st:?}");
+    let key0 = sim.keys[0].clone();
+    let view = sim.replicas[1].view();
+
+    info!("--- a VIEW-CHANGE for view u64::MAX");
+    let vc = Signed::sign(
+        ViewChange {
+            view: u64::MAX,
+            stable_seq: 0,
+            checkpoint_proof: Vec::new(),
+            prepared: Vec::new(),
+            replica: 0,
+        },
+        &key0,
+    );
+    let out = sim.peer_to(1, PeerMessage::ViewChange(vc)).unwrap();
+    assert!(rejected(&out, "view-change"), "{out:?}");
+    assert_eq!(sim.replicas[1].view(), view);
+
+    info!("--- a STATUS with last executed below its low watermark");
+    let status = |low, last| {
+        PeerMessage::Status(Signed::sign(
+            Status {
+                view,
+                low_watermark: low,
+                last_executed: last,
+                replica: 0,
+            },
+            &key0,
+        ))
+    };
+    let out = sim.peer_to(1, status(100, 0)).unwrap();
+    assert!(rejected(&out, "status"), "{out:?}");
+
+    info!("--- a FETCH-STATE past the checkpoint it asks for");
+    let fetch = |seq, last| {
+        PeerMessage::FetchState(Signed::sign(
+            FetchState {
+                seq,
+                last_executed: last,
+                replica: 0,
+            },
+            &key0,
+        ))
+    };
+    let out = sim.peer_to(1, fetch(0, 1_000)).unwrap();
+    assert!(rejected(&out, "fetch-state"), "{out:?}");
+
+    info!("--- a PRE-PREPARE with a batch longer than the batch size");
+    sim.settle(1_000);
+    let seq = sim.replicas[1].last_executed() + 1;
+    let batch: Vec<_> = (0..params().batch_size as u64 + 1)
+        .map(|k| {
+            Signed::sign(
+                Request {
+                    client: 0,
+                    timestamp: u64::MAX / 2 + k,
+                    op: append(k),
+                },
+                &sim.client_keys[0].1,
+            )
+        })
+        .collect();
+    let header = Signed::sign(
+        PrePrepare {
+            view,
+            seq,
+            digest: batch_digest(&batch),
+            replica: 0,
+        },
+        &key0,
+    );
+    let out = sim
+        .peer_to(1, PeerMessage::PrePrepare(PrePrepareMsg { header, batch }))
+        .unwrap();
+    assert!(rejected(&out, "pre-prepare"), "{out:?}");
+
+    info!("--- floods of STATUS and FETCH-STATE at one instant: one answer each");
+    let low = sim.replicas[1].status().stable_checkpoint;
+    let mut status_answers = Vec::new();
+    let mut state_answers = Vec::new();
+    for _ in 0..10 {
+        status_answers.push(answers(&sim.peer_to(1, status(0, 0)).unwrap()));
+        state_answers.push(answers(&sim.peer_to(1, fetch(low, 0)).unwrap()));
+    }
+    assert!(status_answers[0] > 0 && state_answers[0] > 0);
+    assert!(
+        status_answers[1..]
+            .iter()
+            .chain(&state_answers[1..])
+            .all(|a| *a == 0),
+        "answered again at once: STATUS {status_answers:?}, FETCH-STATE {state_answers:?}"
+    );
+
+    info!("--- the cluster still works");
+    sim.clients[0].ops.push(append(99));
+    assert!(sim.run(10_000), "PBFT_SIM_SEED={seed}");
+    sim.settle(1_000);
+    assert_converged(&sim, &[0, 1, 2, 3], seed);
 }

@@ -36,7 +36,7 @@ use crate::config::ProtocolConfig;
 use crate::crypto::{Digest, Signed};
 use crate::messages::{
     Checkpoint, ClientId, NewView, PeerMessage, PreparedCert, ReplicaId, Reply, Request, Seq, View,
-    ViewChange,
+    ViewChange, MAX_WIRE_NUMBER,
 };
 use crate::state_machine::KvStore;
 use crate::verifier::Verified;
@@ -206,6 +206,8 @@ pub struct Replica {
     pub(crate) vc_answers: BTreeMap<(ReplicaId, View), u32>,
     /// An outstanding state transfer.
     pub(crate) fetch: Option<state_transfer::Fetch>,
+    /// When each peer was last answered a STATUS or a FETCH-STATE (rate limit).
+    pub(crate) answered_at: BTreeMap<(ReplicaId, &'static str), u64>,
     pub(crate) state_transfers: u64,
 }
 
@@ -253,6 +255,7 @@ impl Replica {
             proven_ahead: None,
             far_votes: BTreeMap::new(),
             fetch: None,
+            answered_at: BTreeMap::new(),
             vc_answers: BTreeMap::new(),
             state_transfers: 0,
             params,
@@ -265,6 +268,10 @@ impl Replica {
         match input {
             Input::Tick { now_ms } => self.on_tick(now_ms, &mut out),
             Input::Request(r) => self.on_request(r.into_inner(), false, &mut out),
+            Input::Peer(m) if m.get().max_number() > MAX_WIRE_NUMBER => {
+                let kind = m.get().kind();
+                self.reject(&mut out, kind, "view or sequence number out of range");
+            }
             Input::Peer(m) => match m.into_inner() {
                 PeerMessage::PrePrepare(m) => self.on_pre_prepare(m, &mut out),
                 PeerMessage::Prepare(m) => self.on_prepare(m, &mut out),
@@ -340,6 +347,25 @@ impl Replica {
 
     pub(crate) fn in_window(&self, seq: Seq) -> bool {
         seq > self.low && seq <= self.high()
+    }
+
+    /// Rate limit for answers that cost us more than the question cost the peer
+    /// (STATUS, FETCH-STATE): true, and noted, if `peer` was not answered a `kind`
+    /// in the last `every_ms`. Correct peers ask less often than that.
+    pub(crate) fn may_answer(
+        &mut self,
+        peer: ReplicaId,
+        kind: &'static str,
+        every_ms: u64,
+    ) -> bool {
+        let now = self.now_ms;
+        match self.answered_at.get(&(peer, kind)) {
+            Some(at) if now < at.saturating_add(every_ms) => false,
+            _ => {
+                self.answered_at.insert((peer, kind), now);
+                true
+            }
+        }
     }
 
     pub(crate) fn reject(

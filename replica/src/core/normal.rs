@@ -141,6 +141,13 @@ impl Replica {
                 format!("seq {} outside ({}, {}]", h.seq, self.low, self.high()),
             );
         }
+        if m.batch.len() > self.params.batch_size {
+            return self.reject(
+                out,
+                "pre-prepare",
+                format!("batch of {} > {}", m.batch.len(), self.params.batch_size),
+            );
+        }
         if batch_digest(&m.batch) != h.digest {
             return self.reject(out, "pre-prepare", "digest does not match the batch");
         }

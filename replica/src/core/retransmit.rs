@@ -79,6 +79,15 @@ impl Replica {
         if s.replica as usize >= self.n || s.replica == self.id {
             return;
         }
+        if s.last_executed < s.low_watermark {
+            // No correct replica is behind its own stable checkpoint (and the ranges
+            // below would start after they end).
+            return self.reject(out, "status", "last executed below the low watermark");
+        }
+        // Peers send STATUS every `retransmit_ms` while stuck; answers are costlier.
+        if !self.may_answer(s.replica, "status", self.params.retransmit_ms / 2) {
+            return;
+        }
         if s.view < self.view && self.active {
             // The peer missed a view change: the NEW-VIEW brings it forward.
             if let Some(nv) = &self.last_new_view {

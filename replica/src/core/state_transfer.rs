@@ -149,6 +149,15 @@ impl Replica {
         if r.replica as usize >= self.n || r.replica == self.id || self.low < r.seq {
             return;
         }
+        if r.last_executed >= r.seq {
+            // A correct replica asks only for a checkpoint it has not reached.
+            return self.reject(out, "fetch-state", "already past the checkpoint asked for");
+        }
+        // A requester re-asks a peer only after trying the others (each for 2 x
+        // `retransmit_ms`); each answer carries the whole signed state.
+        if !self.may_answer(r.replica, "fetch-state", self.params.retransmit_ms) {
+            return;
+        }
         let reply = StateReply {
             seq: self.low,
             state: self.stable_state.clone(),

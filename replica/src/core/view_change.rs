@@ -82,7 +82,7 @@ pub fn check_prepared_cert(
             h.seq
         ));
     }
-    if h.seq <= stable || h.seq > stable + window {
+    if h.seq <= stable || h.seq > stable.saturating_add(window) {
         return Err(format!("certificate seq {} outside the window", h.seq));
     }
     if batch_digest(&cert.pre_prepare.batch) != h.digest {
