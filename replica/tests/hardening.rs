@@ -7,9 +7,10 @@ mod sim;
 
 use replica::config::ProtocolConfig;
 use replica::core::Output;
-use replica::crypto::Signed;
+use replica::crypto::{Digest, Signed};
 use replica::messages::{
-    batch_digest, FetchState, PeerMessage, PrePrepare, PrePrepareMsg, Request, Status, ViewChange,
+    batch_digest, Checkpoint, FetchState, PeerMessage, PrePrepare, PrePrepareMsg, Request, Status,
+    ViewChange,
 };
 use replica::state_machine::Operation;
 use serde_json::json;
@@ -345,4 +346,71 @@ fn peer_numbers_batch_lengths_and_answer_rates_are_bounded() {
     assert!(sim.run(10_000), "PBFT_SIM_SEED={seed}");
     sim.settle(1_000);
     assert_converged(&sim, &[0, 1, 2, 3], seed);
+}
+
+// --- 6. the VIEW-CHANGE record is lost at WAL compaction ----------------------------
+
+/// Replica 1 (primary of view 1) times out alone and sends VIEW-CHANGE(1); while it
+/// waits, checkpoint 8 becomes stable there (its snapshot compacts the WAL, and the
+/// VIEW-CHANGE record's seq is its stable checkpoint, 0); it crashes and recovers.
+/// Then 0 stops and 2, 3 move to view 1 too. Replica 1 had forgotten its own
+/// VIEW-CHANGE: with 2 votes of 3 it never sent NEW-VIEW(1), and the cluster needed
+/// view 2.
+#[test]
+fn view_change_record_survives_wal_compaction() {
+    init_tracing();
+    let seed = seed_from_env(1006);
+    let mut sim = Sim::new(seed, 1, 2, reliable(), params());
+    sim.retransmit_ms = 1_000_000; // requests below are sent once, by hand
+    sim.clients[0].ops = (0..10).map(append).collect();
+    sim.link_filter = Some(Box::new(|_, to, m| {
+        !(to == 1 && matches!(m, PeerMessage::Checkpoint(_)))
+    }));
+    info!("--- 10 batches; replica 1 gets no CHECKPOINT");
+    assert!(sim.run(10_000), "PBFT_SIM_SEED={seed}");
+    sim.settle(200);
+    assert_eq!(sim.replicas[1].last_executed(), 10);
+    assert_eq!(sim.replicas[1].status().stable_checkpoint, 0);
+    info!("--- replica 1 alone holds a request: it times out, VIEW-CHANGE(1)");
+    let r = sim.clients[1].proto.start(append(100), 1);
+    sim.request_to(1, r);
+    assert!(sim.run_until(4 * T, |s| !s.replicas[1].status().view_active));
+    assert_eq!(sim.replicas[1].view(), 1);
+    info!("--- checkpoint 8 becomes stable at replica 1 during its view change");
+    let digest: Digest =
+        serde_json::from_value(json!(sim.replicas[0].status().stable_digest)).unwrap();
+    for j in [0usize, 2, 3] {
+        let c = Signed::sign(
+            Checkpoint {
+                seq: 8,
+                state_digest: digest,
+                replica: j as u32,
+            },
+            &sim.keys[j],
+        );
+        sim.peer_to(1, PeerMessage::Checkpoint(c)).unwrap();
+    }
+    assert_eq!(sim.replicas[1].status().stable_checkpoint, 8);
+    sim.link_filter = None;
+    info!("--- replica 1 crashes and recovers; 0 stops; 2 and 3 time out too");
+    sim.crash_and_recover(1);
+    assert!(!sim.replicas[1].status().view_active);
+    sim.stop(0);
+    let r2 = sim.clients[0].proto.start(append(200), 1);
+    sim.request_to(2, r2.clone());
+    sim.request_to(3, r2);
+    let ok = sim.run_until(40 * T, |s| {
+        (1..4).all(|i| s.replicas[i].status().view_active && s.replicas[i].last_executed() >= 11)
+    });
+    let views: Vec<u64> = sim.replicas.iter().map(|r| r.view()).collect();
+    assert!(
+        ok,
+        "the second request executed (the first died with replica 1's memory: its \
+         client never retransmits); views {views:?}; PBFT_SIM_SEED={seed}"
+    );
+    assert!(
+        views[1..].iter().all(|v| *v == 1),
+        "view 1 was installed (its primary remembered its VIEW-CHANGE): {views:?}"
+    );
+    assert_converged(&sim, &[1, 2, 3], seed);
 }

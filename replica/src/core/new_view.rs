@@ -217,6 +217,7 @@ impl Replica {
         out.push(Output::Persist(Record::NewView {
             view,
             seq: plan.min_s,
+            new_view: Some(Box::new(nv.clone())),
         }));
         if primary {
             out.push(Output::Broadcast(PeerMessage::NewView(nv.clone())));

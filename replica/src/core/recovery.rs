@@ -129,11 +129,14 @@ impl Replica {
                         r.my_vc = Some(*vc);
                     }
                 }
-                Record::NewView { view, .. } => {
+                Record::NewView { view, new_view, .. } => {
                     if view >= r.view {
                         r.view = view;
                         r.active = true;
                         r.my_vc = None;
+                        if let Some(nv) = new_view {
+                            r.last_new_view = Some(*nv);
+                        }
                         r.vc_msgs = r.vc_msgs.split_off(&(view + 1));
                         // As `install_new_view`: proposals of earlier views that did not
                         // execute are void (O's PRE-PREPAREs follow this record).

@@ -18,7 +18,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use replica::client::ClientProtocol;
 use replica::config::{ClusterConfig, ProtocolConfig};
-use replica::core::record::{Record, Snapshot};
+use replica::core::record::{kept_at_compaction, Record, Snapshot};
 use replica::core::{Input, Output, Replica};
 use replica::crypto::{Digest, Signed};
 use replica::messages::{PeerMessage, Reply, Request};
@@ -225,7 +225,9 @@ impl Sim {
                 }
                 Output::Persist(Record::Stable(s)) => {
                     let disk = &mut self.disks[i];
-                    disk.1.retain(|r| r.seq() > s.seq);
+                    let keys: Vec<_> = disk.1.iter().map(|r| (r.seq(), r.kind())).collect();
+                    let mut keep = kept_at_compaction(&keys, s.seq).into_iter();
+                    disk.1.retain(|_| keep.next().unwrap_or(true));
                     disk.0 = Some((**s).clone());
                 }
                 Output::Persist(r) => self.disks[i].1.push(r.clone()),
