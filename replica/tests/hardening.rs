@@ -414,3 +414,74 @@ fn view_change_record_survives_wal_compaction() {
     );
     assert_converged(&sim, &[1, 2, 3], seed);
 }
+
+// --- 9. history digests in STATE were not certified --------------------------------
+
+/// The primary is partitioned away while the others move two windows on; after the
+/// heal it catches up by state transfer and asks replica 1 first. Byzantine replica 1
+/// answers with the right (certified) state but false executed-batch digests,
+/// re-signed: they went into the lagging replica's `/log` (marked `transferred`
+/// since the /log change, but still false). Now the state carries a hash chain of
+/// the executed digests, certified with it by the checkpoint, and an answer whose
+/// digests do not chain to it is refused: another peer is asked.
+fn false_history_in_state(seed: u64, f: usize) {
+    init_tracing();
+    let n = 3 * f + 1;
+    let mut sim = Sim::new(
+        seed,
+        f,
+        3,
+        Faults {
+            drop: 0.02,
+            duplicate: 0.02,
+            max_delay_ms: 8,
+        },
+        params(),
+    );
+    sim.load_appends_and_writes(40);
+    sim.byzantine = Some((
+        1,
+        Box::new(|_to, m, key| match m {
+            PeerMessage::State(st) => {
+                let mut body = st.body.clone();
+                for (_, d) in &mut body.history {
+                    *d = Digest::of(b"forged");
+                }
+                Some(PeerMessage::State(Box::new(Signed::sign(body, key))))
+            }
+            other => Some(other),
+        }),
+    ));
+    assert!(!sim.run(100));
+    info!("--- isolate the primary (replica 0)");
+    sim.isolate(0);
+    let low0 = sim.replicas[0].last_executed();
+    assert!(
+        sim.run_until(60_000, |s| s.replicas[1].status().stable_checkpoint
+            > low0 + 2 * params().log_window),
+        "the others make progress; PBFT_SIM_SEED={seed}"
+    );
+    info!("--- heal");
+    sim.heal();
+    assert!(sim.run(120_000), "clients finish; PBFT_SIM_SEED={seed}");
+    sim.settle(3_000);
+    let st = sim.replicas[0].status();
+    assert!(
+        st.state_transfers >= 1,
+        "caught up by state transfer: {st:?}"
+    );
+    let refused = sim.rejected_kinds.get("state").copied().unwrap_or(0);
+    assert!(refused >= 1, "the forged answer was refused");
+    let all: Vec<usize> = (0..n).collect();
+    assert_converged(&sim, &all, seed);
+}
+
+#[test]
+fn n4_state_answer_with_false_history_digests_is_refused() {
+    false_history_in_state(seed_from_env(1009), 1);
+}
+
+#[test]
+fn n7_state_answer_with_false_history_digests_is_refused() {
+    false_history_in_state(seed_from_env(1019), 2);
+}

@@ -320,6 +320,7 @@ impl Replica {
                 replies.push((client, t, result));
             }
         }
+        self.state.record_batch(seq, digest);
         if !pp.batch.is_empty() {
             // A request executed: the view works, back to the base timeout (PBFT keeps
             // the doubled one until then, so timers do not race a new primary).
