@@ -177,6 +177,9 @@ pub struct Replica {
     pub(crate) old_proofs: BTreeMap<Seq, Vec<Signed<Checkpoint>>>,
     /// Highest sequence number seen in any message (to notice we are behind).
     pub(crate) max_seq_seen: Seq,
+    /// A normal-case message of a view above ours arrived while our view was active:
+    /// we may have missed a view change (cleared when we send STATUS about it).
+    pub(crate) higher_view_seen: bool,
     pub(crate) last_retransmit_ms: u64,
     pub(crate) rejected: u64,
     /// False between sending VIEW-CHANGE(view) and installing NEW-VIEW(view).
@@ -241,6 +244,7 @@ impl Replica {
             stable_digest,
             old_proofs: BTreeMap::new(),
             max_seq_seen: 0,
+            higher_view_seen: false,
             last_retransmit_ms: 0,
             rejected: 0,
             active: true,

@@ -118,6 +118,7 @@ impl Replica {
             return self.reject(out, "pre-prepare", "view change in progress");
         }
         if h.view != self.view {
+            self.higher_view_seen |= h.view > self.view;
             return self.reject(
                 out,
                 "pre-prepare",
@@ -189,6 +190,7 @@ impl Replica {
             return self.reject(out, "prepare", "view change in progress");
         }
         if p.view != self.view {
+            self.higher_view_seen |= p.view > self.view;
             return self.reject(out, "prepare", format!("view {} != {}", p.view, self.view));
         }
         if p.replica == self.primary() {
@@ -230,6 +232,7 @@ impl Replica {
             return self.reject(out, "commit", "view change in progress");
         }
         if c.view != self.view {
+            self.higher_view_seen |= c.view > self.view;
             return self.reject(out, "commit", format!("view {} != {}", c.view, self.view));
         }
         if c.replica as usize >= self.n || c.replica == self.id {
