@@ -478,3 +478,39 @@ fn n4_state_answer_with_false_history_digests_is_refused() {
 fn n7_state_answer_with_false_history_digests_is_refused() {
     false_history_in_state(seed_from_env(1019), 2);
 }
+
+/// The primary of view 1 restarts after installing it; a straggler still in view 0
+/// asks (STATUS). The NEW-VIEW was recorded as (view, min-s) only, so the restarted
+/// primary had nothing to bring the straggler forward with.
+#[test]
+fn restarted_new_primary_still_answers_stragglers_with_its_new_view() {
+    init_tracing();
+    let seed = seed_from_env(1016);
+    let mut sim = Sim::new(seed, 1, 1, reliable(), params());
+    sim.clients[0].ops = (0..4).map(append).collect();
+    assert!(!sim.run(20));
+    info!("--- the primary stops; view 1 is installed; its primary restarts");
+    sim.stop(0);
+    assert!(sim.run(20 * T), "PBFT_SIM_SEED={seed}");
+    assert!((1..4).all(|i| sim.replicas[i].view() == 1));
+    sim.crash_and_recover(1);
+    assert!(sim.replicas[1].status().view_active);
+    info!("--- replica 0, still in view 0, sends STATUS");
+    let status = Signed::sign(
+        Status {
+            view: 0,
+            low_watermark: 0,
+            last_executed: 0,
+            replica: 0,
+        },
+        &sim.keys[0],
+    );
+    let out = sim.peer_to(1, PeerMessage::Status(status)).unwrap();
+    assert!(
+        out.iter().any(|o| matches!(
+            o,
+            Output::Send { to: 0, msg: PeerMessage::NewView(nv) } if nv.body.view == 1
+        )),
+        "the restarted primary sends its NEW-VIEW: {out:?}"
+    );
+}
