@@ -9,6 +9,8 @@ use anyhow::Context;
 use clap::Parser;
 
 use crate::config::{read_key_file, ClusterConfig, FsyncPolicy, ProtocolConfig};
+use crate::server::limits::ServerLimits;
+use crate::server::network::QueueLimits;
 use crate::server::{Server, ServerOptions};
 
 /// A PBFT (Castro & Liskov) key-value replica. Listens on the `listen` address of
@@ -53,6 +55,18 @@ pub struct Args {
     /// How long POST /request waits for execution before answering 504 (ms).
     #[arg(long, default_value_t = 5000)]
     pub request_timeout_ms: u64,
+    /// Largest body of a peer message or client request (bytes).
+    #[arg(long, default_value_t = ServerLimits::default().max_body_bytes)]
+    pub max_body_bytes: usize,
+    /// Connections served at once (peers and clients together); more wait.
+    #[arg(long, default_value_t = ServerLimits::default().max_connections)]
+    pub max_connections: usize,
+    /// Messages queued to one peer at most; when full the oldest is dropped.
+    #[arg(long, default_value_t = ServerLimits::default().peer_queue.messages)]
+    pub peer_queue_messages: usize,
+    /// Bytes queued to one peer at most; when full the oldest message is dropped.
+    #[arg(long, default_value_t = ServerLimits::default().peer_queue.bytes)]
+    pub peer_queue_bytes: usize,
 }
 
 /// If set, the replica is killed when the process that started it dies.
@@ -119,6 +133,14 @@ async fn serve(args: Args, on_ready: impl FnOnce(SocketAddr) + Send) -> anyhow::
             ..ProtocolConfig::default()
         },
         request_timeout: Duration::from_millis(args.request_timeout_ms),
+        limits: ServerLimits {
+            max_body_bytes: args.max_body_bytes,
+            max_connections: args.max_connections,
+            peer_queue: QueueLimits {
+                messages: args.peer_queue_messages,
+                bytes: args.peer_queue_bytes,
+            },
+        },
     };
     let server = Server::start(opts).await.context("starting the replica")?;
     let addr = server.local_addr()?;

@@ -5,6 +5,7 @@
 //! matching signed replies.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -31,6 +32,9 @@ pub enum ClientError {
     Config(#[from] Error),
 }
 
+/// Each replica's reply to the current request: (view, result).
+type Votes = BTreeMap<ReplicaId, (View, OpResult)>;
+
 /// The client's protocol state, without IO.
 #[derive(Debug)]
 pub struct ClientProtocol {
@@ -40,7 +44,8 @@ pub struct ClientProtocol {
     f: usize,
     view: View,
     last_timestamp: u64,
-    current: Option<(u64, BTreeMap<ReplicaId, OpResult>)>,
+    /// The current request's timestamp and each replica's (view, result).
+    current: Option<(u64, Votes)>,
     last_quorum: Vec<ReplicaId>,
 }
 
@@ -64,7 +69,7 @@ impl ClientProtocol {
         })
     }
 
-    /// The primary of the newest view learned from replies.
+    /// The primary of the newest view that f+1 matching replies vouched for.
     pub fn primary(&self) -> ReplicaId {
         (self.view % self.replicas.len() as u64) as ReplicaId
     }
@@ -89,15 +94,27 @@ impl ClientProtocol {
         self.id
     }
 
+    /// Timestamps from now on are above `t` (a restarted client resumes above every
+    /// timestamp it may have used: see [`TimestampFloor`]).
+    pub fn resume_after(&mut self, t: u64) {
+        self.last_timestamp = self.last_timestamp.max(t);
+    }
+
     /// The timestamp of the newest request started (0 before the first).
     pub fn last_timestamp(&self) -> u64 {
         self.last_timestamp
     }
 
-    /// Starts a new request; its timestamp is above every earlier one and at least
-    /// `now_us` (so timestamps keep increasing across client restarts).
+    /// The timestamp the next request gets at clock time `now_us`.
+    pub fn next_timestamp(&self, now_us: u64) -> u64 {
+        now_us.max(self.last_timestamp + 1)
+    }
+
+    /// Starts a new request; its timestamp is above every earlier one of this
+    /// `ClientProtocol` (and those before [`resume_after`](Self::resume_after)), and
+    /// at least `now_us`.
     pub fn start(&mut self, op: Operation, now_us: u64) -> Signed<Request> {
-        let timestamp = now_us.max(self.last_timestamp + 1);
+        let timestamp = self.next_timestamp(now_us);
         self.last_timestamp = timestamp;
         self.current = Some((timestamp, BTreeMap::new()));
         Signed::sign(
@@ -119,19 +136,77 @@ impl ClientProtocol {
         if r.client != self.id || r.timestamp != *t || reply.verify_with(key).is_err() {
             return None;
         }
-        votes.insert(r.replica, r.result.clone());
-        self.view = self.view.max(r.view);
-        let matching = votes.values().filter(|v| **v == r.result).count();
-        if matching > self.f {
-            self.last_quorum = votes
-                .iter()
-                .filter(|(_, v)| **v == r.result)
-                .map(|(i, _)| *i)
-                .collect();
+        votes.insert(r.replica, (r.view, r.result.clone()));
+        let matching: Vec<(ReplicaId, View)> = votes
+            .iter()
+            .filter(|(_, (_, res))| *res == r.result)
+            .map(|(i, (v, _))| (*i, *v))
+            .collect();
+        if matching.len() > self.f {
+            // The view comes from the quorum only: the highest view that f+1 of the
+            // matching replies reached (so at least one correct replica is in it).
+            // A single reply's view is no evidence: one Byzantine replica claiming a
+            // high view would make the client send to it first, forever.
+            let mut views: Vec<View> = matching.iter().map(|(_, v)| *v).collect();
+            views.sort_unstable_by(|a, b| b.cmp(a));
+            self.view = self.view.max(views[self.f]);
+            self.last_quorum = matching.iter().map(|(i, _)| *i).collect();
             self.current = None;
             return Some(r.result.clone());
         }
         None
+    }
+}
+
+/// Timestamps reserved per write of a [`TimestampFloor`] (about 1 s of clock time).
+const TIMESTAMP_BLOCK: u64 = 1 << 20;
+
+/// Keeps a client's timestamps increasing across restarts whatever the wall clock
+/// does: a file holds a bound above every timestamp the client may have used.
+///
+/// Timestamps are reserved in blocks: the file is rewritten (atomically, fsynced)
+/// only when a timestamp reaches the bound, so most requests cost no IO. A client
+/// restarted with its clock set back resumes above the bound instead of reusing a
+/// timestamp, which a replica would answer with the stored result of another
+/// operation (or refuse as stale).
+#[derive(Debug)]
+pub struct TimestampFloor {
+    path: PathBuf,
+    reserved: u64,
+}
+
+impl TimestampFloor {
+    /// Opens (or creates) the file; [`floor`](Self::floor) is the bound it held.
+    pub fn open(path: &Path) -> Result<Self, Error> {
+        let reserved = match std::fs::read_to_string(path) {
+            Ok(s) => s
+                .trim()
+                .parse()
+                .map_err(|e| Error::Config(format!("timestamp file {}: {e}", path.display())))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(Error::io("read", path, e)),
+        };
+        Ok(TimestampFloor {
+            path: path.to_path_buf(),
+            reserved,
+        })
+    }
+
+    /// Every timestamp used before the file was opened is at most this.
+    pub fn floor(&self) -> u64 {
+        self.reserved
+    }
+
+    /// Makes `t` usable: if it reaches the reserved bound, reserves a new block
+    /// (durably) before returning.
+    pub fn reserve(&mut self, t: u64) -> Result<(), Error> {
+        if t < self.reserved {
+            return Ok(());
+        }
+        let next = t.saturating_add(TIMESTAMP_BLOCK);
+        crate::storage::wal::write_atomic(&self.path, next.to_string().as_bytes())?;
+        self.reserved = next;
+        Ok(())
     }
 }
 
@@ -142,6 +217,7 @@ pub struct Client {
     addrs: Vec<String>,
     http: reqwest::Client,
     retransmit: Duration,
+    floor: Option<TimestampFloor>,
 }
 
 /// What one `POST /request` produced.
@@ -181,7 +257,18 @@ impl Client {
             addrs,
             http,
             retransmit: Duration::from_millis(1000),
+            floor: None,
         })
+    }
+
+    /// Keeps this client's timestamps in `path` so that they keep increasing across
+    /// restarts of the client, whatever the wall clock does (see [`TimestampFloor`]).
+    /// Without it a client restarted with its clock set back reuses timestamps.
+    pub fn with_timestamp_file(mut self, path: &Path) -> Result<Self, ClientError> {
+        let floor = TimestampFloor::open(path)?;
+        self.proto.resume_after(floor.floor());
+        self.floor = Some(floor);
+        Ok(self)
     }
 
     /// Sets the retransmission timeout (default 1 s).
@@ -235,6 +322,9 @@ impl Client {
         let now_us = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as u64);
+        if let Some(floor) = &mut self.floor {
+            floor.reserve(self.proto.next_timestamp(now_us))?;
+        }
         let request = self.proto.start(op, now_us);
         let body = serde_json::to_vec(&request).expect("requests serialize");
         let deadline = tokio::time::Instant::now() + timeout;
@@ -299,5 +389,96 @@ impl Client {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (ClientProtocol, Vec<SigningKey>) {
+        let keys: Vec<SigningKey> = (0..4u8)
+            .map(|i| SigningKey::from_bytes(&[i + 1; 32]))
+            .collect();
+        let listen: Vec<String> = (0..4).map(|i| format!("127.0.0.1:{}", 7000 + i)).collect();
+        let client_key = SigningKey::from_bytes(&[99; 32]);
+        let config = ClusterConfig::local(1, &keys, &listen, &[(7, client_key.clone())]);
+        (ClientProtocol::new(&config, 7, client_key).unwrap(), keys)
+    }
+
+    fn reply(keys: &[SigningKey], replica: ReplicaId, view: View, t: u64) -> Signed<Reply> {
+        Signed::sign(
+            Reply {
+                view,
+                timestamp: t,
+                client: 7,
+                replica,
+                result: OpResult::Write,
+            },
+            &keys[replica as usize],
+        )
+    }
+
+    /// One Byzantine replica (3) signs its replies with view 3: the client used to
+    /// adopt it from that single reply and send every later request to replica 3 first.
+    #[test]
+    fn client_does_not_adopt_the_view_of_a_single_reply() {
+        let (mut c, keys) = setup();
+        for round in 0..3 {
+            let t = c
+                .start(
+                    Operation::Write {
+                        key: "k".into(),
+                        value: serde_json::json!(round),
+                    },
+                    0,
+                )
+                .body
+                .timestamp;
+            assert_eq!(c.on_reply(&reply(&keys, 3, 3, t)), None);
+            assert_eq!(c.on_reply(&reply(&keys, 1, 0, t)), Some(OpResult::Write));
+            assert_eq!(c.primary(), 0, "one reply's view is not evidence");
+        }
+        // f+1 replies that agree on a view move the client.
+        let t = c
+            .start(Operation::Read { key: "k".into() }, 0)
+            .body
+            .timestamp;
+        assert_eq!(c.on_reply(&reply(&keys, 2, 1, t)), None);
+        assert!(c.on_reply(&reply(&keys, 3, 1, t)).is_some());
+        assert_eq!(c.primary(), 1, "f+1 replicas vouch for view 1");
+    }
+
+    /// A client restarted with its clock set back: with a [`TimestampFloor`] its
+    /// next timestamp is above every one it used before the restart.
+    #[test]
+    fn client_timestamps_increase_across_a_restart_with_the_clock_set_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("client-7.ts");
+        let (mut c, _) = setup();
+        let mut floor = TimestampFloor::open(&path).unwrap();
+        c.resume_after(floor.floor());
+        let mut used = Vec::new();
+        for now_us in [5_000_000, 5_000_001, 9_000_000] {
+            floor.reserve(c.next_timestamp(now_us)).unwrap();
+            used.push(
+                c.start(Operation::Read { key: "k".into() }, now_us)
+                    .body
+                    .timestamp,
+            );
+        }
+        drop((c, floor));
+        // Restart; the clock was set back by an hour.
+        let (mut c, _) = setup();
+        let floor = TimestampFloor::open(&path).unwrap();
+        c.resume_after(floor.floor());
+        let t = c
+            .start(Operation::Read { key: "k".into() }, 1_000)
+            .body
+            .timestamp;
+        assert!(
+            used.iter().all(|u| t > *u),
+            "timestamp {t} after the restart reuses or precedes {used:?}"
+        );
     }
 }

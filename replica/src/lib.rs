@@ -5,7 +5,12 @@
 //! - [`messages`]: the PBFT messages (REQUEST, PRE-PREPARE with a batch, PREPARE,
 //!   COMMIT, REPLY, CHECKPOINT, STATUS, VIEW-CHANGE, NEW-VIEW, FETCH-STATE, STATE),
 //!   JSON on the wire.
-//! - [`crypto`]: ed25519 signatures, SHA-256 digests, the [`crypto::Verifier`].
+//! - [`crypto`]: ed25519 signatures and SHA-256 digests (the primitives).
+//! - [`verifier`]: the [`verifier::Verifier`], which checks a message's signatures
+//!   against the cluster's keys and hands the core a [`verifier::Verified`] value.
+//!
+//! Module dependencies point one way: `crypto` <- `state_machine` <- `messages` <-
+//! `config` <- `verifier` <- `core` <- `storage` / `server`.
 //! - [`core`]: the sans-IO protocol engine, `Replica::handle(Input) -> Vec<Output>`:
 //!   normal case, checkpoints, view change / new view, state transfer.
 //! - [`state_machine`]: the key-value map (read, write, cas, append) and client table.
@@ -32,6 +37,7 @@ pub mod messages;
 pub mod server;
 pub mod state_machine;
 pub mod storage;
+pub mod verifier;
 
 pub use crate::client::{Client, ClientError, ClientProtocol};
 pub use crate::config::{ClusterConfig, FsyncPolicy, ProtocolConfig};

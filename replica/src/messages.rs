@@ -14,8 +14,8 @@ pub type ReplicaId = u32;
 pub type View = u64;
 /// A sequence number.
 pub type Seq = u64;
-/// A client id.
-pub type ClientId = u64;
+/// A client id (defined with the client table, which needs it first).
+pub use crate::state_machine::ClientId;
 
 /// REQUEST `<o, t, c>` signed by client `c`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -313,7 +313,60 @@ pub enum PeerMessage {
     State(Box<Signed<StateReply>>),
 }
 
+/// The largest view or sequence number a replica accepts from the wire (2^60). A
+/// correct replica never gets near it (at a million batches a second, 2^60 sequence
+/// numbers take 36,000 years), and below it `x + 1` and `x + L` never overflow.
+pub const MAX_WIRE_NUMBER: u64 = 1 << 60;
+
+fn pp_max(pp: &PrePrepareMsg) -> u64 {
+    pp.header.body.view.max(pp.header.body.seq)
+}
+
+fn vc_max(vc: &ViewChange) -> u64 {
+    let proof = vc.checkpoint_proof.iter().map(|c| c.body.seq);
+    let certs = vc.prepared.iter().flat_map(|c| {
+        std::iter::once(pp_max(&c.pre_prepare))
+            .chain(c.prepares.iter().map(|p| p.body.view.max(p.body.seq)))
+    });
+    proof
+        .chain(certs)
+        .fold(vc.view.max(vc.stable_seq), u64::max)
+}
+
 impl PeerMessage {
+    /// The largest view or sequence number anywhere in the message (nested ones
+    /// included), to refuse numbers no correct replica sends (see [`MAX_WIRE_NUMBER`]).
+    pub fn max_number(&self) -> u64 {
+        match self {
+            PeerMessage::PrePrepare(m) => pp_max(m),
+            PeerMessage::Prepare(m) => m.body.view.max(m.body.seq),
+            PeerMessage::Commit(m) => m.body.view.max(m.body.seq),
+            PeerMessage::Checkpoint(m) => m.body.seq,
+            PeerMessage::Status(m) => m
+                .body
+                .view
+                .max(m.body.low_watermark)
+                .max(m.body.last_executed),
+            PeerMessage::Relay(_) => 0,
+            PeerMessage::ViewChange(m) => vc_max(&m.body),
+            PeerMessage::NewView(m) => m
+                .body
+                .view_changes
+                .iter()
+                .map(|vc| vc_max(&vc.body))
+                .chain(m.body.pre_prepares.iter().map(pp_max))
+                .fold(m.body.view, u64::max),
+            PeerMessage::FetchState(m) => m.body.seq.max(m.body.last_executed),
+            PeerMessage::State(m) => m
+                .body
+                .proof
+                .iter()
+                .map(|c| c.body.seq)
+                .chain(m.body.history.iter().map(|(s, _)| *s))
+                .fold(m.body.seq, u64::max),
+        }
+    }
+
     /// Short name of the message type (for logs and counters).
     pub fn kind(&self) -> &'static str {
         match self {

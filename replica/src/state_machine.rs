@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::crypto::Digest;
-use crate::messages::ClientId;
+
+/// A client id.
+pub type ClientId = u64;
 
 /// An operation a client asks the service to execute.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -91,11 +93,21 @@ pub struct LastReply {
     pub result: OpResult,
 }
 
-/// The key-value state plus the client table (both are part of the checkpointed state).
+/// The key-value state plus the client table and the hash chain of executed batch
+/// digests (all part of the checkpointed state, so a checkpoint certifies them).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct KvStore {
     data: BTreeMap<String, Value>,
     clients: BTreeMap<ClientId, LastReply>,
+    /// `chain(seq, d) = H(previous, seq, d)` over every executed sequence number.
+    #[serde(default)]
+    history: Digest,
+}
+
+/// One link of the executed-history chain: the head after executing batch `digest`
+/// at `seq` on a state whose head was `head`.
+pub fn chain_link(head: Digest, seq: u64, digest: Digest) -> Digest {
+    Digest::of_parts([&head.0[..], &seq.to_le_bytes()[..], &digest.0[..]])
 }
 
 impl KvStore {
@@ -156,6 +168,16 @@ impl KvStore {
             },
         );
         Some(result)
+    }
+
+    /// Extends the executed-history chain with the batch executed at `seq`.
+    pub fn record_batch(&mut self, seq: u64, digest: Digest) {
+        self.history = chain_link(self.history, seq, digest);
+    }
+
+    /// Head of the executed-history chain (covers every batch executed so far).
+    pub fn history_head(&self) -> Digest {
+        self.history
     }
 
     /// The client's last executed request, if any.

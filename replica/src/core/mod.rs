@@ -33,12 +33,13 @@ use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ProtocolConfig;
-use crate::crypto::{Digest, Signed, Verified};
+use crate::crypto::{Digest, Signed};
 use crate::messages::{
     Checkpoint, ClientId, NewView, PeerMessage, PreparedCert, ReplicaId, Reply, Request, Seq, View,
-    ViewChange,
+    ViewChange, MAX_WIRE_NUMBER,
 };
 use crate::state_machine::KvStore;
+use crate::verifier::Verified;
 use log::MessageLog;
 use record::Record;
 
@@ -161,8 +162,9 @@ pub struct Replica {
     pub(crate) pending: VecDeque<Signed<Request>>,
     pub(crate) pending_since_ms: u64,
     pub(crate) in_progress: BTreeSet<(ClientId, u64)>,
-    /// Backup: highest timestamp seen per client (a repeat is relayed to the primary).
-    pub(crate) seen_by_backup: BTreeMap<ClientId, u64>,
+    /// Backup: the newest request held per client (kept until executed). Its timer
+    /// runs while one is not executed, and it hands them to each new primary.
+    pub(crate) seen_by_backup: BTreeMap<ClientId, Signed<Request>>,
     /// Own state snapshots at checkpoints not yet stable.
     pub(crate) snapshots: BTreeMap<Seq, (Digest, KvStore)>,
     /// CHECKPOINT votes per sequence number and sender.
@@ -175,6 +177,9 @@ pub struct Replica {
     pub(crate) old_proofs: BTreeMap<Seq, Vec<Signed<Checkpoint>>>,
     /// Highest sequence number seen in any message (to notice we are behind).
     pub(crate) max_seq_seen: Seq,
+    /// A normal-case message of a view above ours arrived while our view was active:
+    /// we may have missed a view change (cleared when we send STATUS about it).
+    pub(crate) higher_view_seen: bool,
     pub(crate) last_retransmit_ms: u64,
     pub(crate) rejected: u64,
     /// False between sending VIEW-CHANGE(view) and installing NEW-VIEW(view).
@@ -204,6 +209,8 @@ pub struct Replica {
     pub(crate) vc_answers: BTreeMap<(ReplicaId, View), u32>,
     /// An outstanding state transfer.
     pub(crate) fetch: Option<state_transfer::Fetch>,
+    /// When each peer was last answered a STATUS or a FETCH-STATE (rate limit).
+    pub(crate) answered_at: BTreeMap<(ReplicaId, &'static str), u64>,
     pub(crate) state_transfers: u64,
 }
 
@@ -237,6 +244,7 @@ impl Replica {
             stable_digest,
             old_proofs: BTreeMap::new(),
             max_seq_seen: 0,
+            higher_view_seen: false,
             last_retransmit_ms: 0,
             rejected: 0,
             active: true,
@@ -251,6 +259,7 @@ impl Replica {
             proven_ahead: None,
             far_votes: BTreeMap::new(),
             fetch: None,
+            answered_at: BTreeMap::new(),
             vc_answers: BTreeMap::new(),
             state_transfers: 0,
             params,
@@ -263,6 +272,10 @@ impl Replica {
         match input {
             Input::Tick { now_ms } => self.on_tick(now_ms, &mut out),
             Input::Request(r) => self.on_request(r.into_inner(), false, &mut out),
+            Input::Peer(m) if m.get().max_number() > MAX_WIRE_NUMBER => {
+                let kind = m.get().kind();
+                self.reject(&mut out, kind, "view or sequence number out of range");
+            }
             Input::Peer(m) => match m.into_inner() {
                 PeerMessage::PrePrepare(m) => self.on_pre_prepare(m, &mut out),
                 PeerMessage::Prepare(m) => self.on_prepare(m, &mut out),
@@ -338,6 +351,25 @@ impl Replica {
 
     pub(crate) fn in_window(&self, seq: Seq) -> bool {
         seq > self.low && seq <= self.high()
+    }
+
+    /// Rate limit for answers that cost us more than the question cost the peer
+    /// (STATUS, FETCH-STATE): true, and noted, if `peer` was not answered a `kind`
+    /// in the last `every_ms`. Correct peers ask less often than that.
+    pub(crate) fn may_answer(
+        &mut self,
+        peer: ReplicaId,
+        kind: &'static str,
+        every_ms: u64,
+    ) -> bool {
+        let now = self.now_ms;
+        match self.answered_at.get(&(peer, kind)) {
+            Some(at) if now < at.saturating_add(every_ms) => false,
+            _ => {
+                self.answered_at.insert((peer, kind), now);
+                true
+            }
+        }
     }
 
     pub(crate) fn reject(

@@ -207,7 +207,8 @@ impl Replica {
         self.view = view;
         self.active = true;
         self.vc_deadline = None;
-        self.vc_timeout_ms = self.params.view_change_timeout_ms;
+        // The timeout stays as it is (T, 2T, ...) until a request executes in this
+        // view (`execute`), as in PBFT: a new primary gets the longer one to prove itself.
         self.view_installed_at_ms = now;
         self.vc_msgs = self.vc_msgs.split_off(&(view + 1));
         self.vc_answers.retain(|(_, v), _| *v >= view);
@@ -216,6 +217,7 @@ impl Replica {
         out.push(Output::Persist(Record::NewView {
             view,
             seq: plan.min_s,
+            new_view: Some(Box::new(nv.clone())),
         }));
         if primary {
             out.push(Output::Broadcast(PeerMessage::NewView(nv.clone())));
@@ -285,6 +287,37 @@ impl Replica {
             self.advance(*seq, out);
         }
         self.execute_ready(out);
+        self.hand_held_requests_to_primary(out);
+    }
+
+    /// After a view is installed: the requests this replica holds and has not seen
+    /// executed go to the new primary (relayed, or ordered if we are it). Otherwise a
+    /// request sent once to backups only never reaches any primary and the backups'
+    /// timers change views forever.
+    fn hand_held_requests_to_primary(&mut self, out: &mut Vec<Output>) {
+        let held: Vec<Signed<Request>> = self
+            .seen_by_backup
+            .values()
+            .filter(|r| {
+                self.state
+                    .last_reply(r.body.client)
+                    .is_none_or(|last| last.timestamp < r.body.timestamp)
+            })
+            .cloned()
+            .collect();
+        if self.is_primary() {
+            for r in held {
+                self.on_request(r, true, out);
+            }
+        } else {
+            let primary = self.primary();
+            for r in held {
+                out.push(Output::Send {
+                    to: primary,
+                    msg: PeerMessage::Relay(r),
+                });
+            }
+        }
     }
 }
 

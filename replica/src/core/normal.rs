@@ -43,7 +43,10 @@ impl Replica {
             }
         } else if !relayed && self.active {
             // A repeated request means the client timed out: relay it to the primary.
-            let seen = self.seen_by_backup.insert(client, t);
+            let seen = self.seen_by_backup.get(&client).map(|r| r.body.timestamp);
+            if seen.is_none_or(|s| s <= t) {
+                self.seen_by_backup.insert(client, req.clone());
+            }
             if seen == Some(t) {
                 out.push(Output::Send {
                     to: self.primary(),
@@ -115,6 +118,7 @@ impl Replica {
             return self.reject(out, "pre-prepare", "view change in progress");
         }
         if h.view != self.view {
+            self.higher_view_seen |= h.view > self.view;
             return self.reject(
                 out,
                 "pre-prepare",
@@ -136,6 +140,13 @@ impl Replica {
                 out,
                 "pre-prepare",
                 format!("seq {} outside ({}, {}]", h.seq, self.low, self.high()),
+            );
+        }
+        if m.batch.len() > self.params.batch_size {
+            return self.reject(
+                out,
+                "pre-prepare",
+                format!("batch of {} > {}", m.batch.len(), self.params.batch_size),
             );
         }
         if batch_digest(&m.batch) != h.digest {
@@ -179,6 +190,7 @@ impl Replica {
             return self.reject(out, "prepare", "view change in progress");
         }
         if p.view != self.view {
+            self.higher_view_seen |= p.view > self.view;
             return self.reject(out, "prepare", format!("view {} != {}", p.view, self.view));
         }
         if p.replica == self.primary() {
@@ -220,6 +232,7 @@ impl Replica {
             return self.reject(out, "commit", "view change in progress");
         }
         if c.view != self.view {
+            self.higher_view_seen |= c.view > self.view;
             return self.reject(out, "commit", format!("view {} != {}", c.view, self.view));
         }
         if c.replica as usize >= self.n || c.replica == self.id {
@@ -316,6 +329,12 @@ impl Replica {
                     timestamp: t,
                 });
             }
+        }
+        self.state.record_batch(seq, digest);
+        if !pp.batch.is_empty() {
+            // A request executed: the view works, back to the base timeout (PBFT keeps
+            // the doubled one until then, so timers do not race a new primary).
+            self.vc_timeout_ms = self.params.view_change_timeout_ms;
         }
         self.last_executed = seq;
         self.last_progress_ms = self.now_ms;

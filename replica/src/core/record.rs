@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::{Digest, Signed};
 use crate::messages::{
-    Checkpoint, ClientId, Commit, PrePrepareMsg, Prepare, Seq, View, ViewChange,
+    Checkpoint, ClientId, Commit, NewView, PrePrepareMsg, Prepare, Seq, View, ViewChange,
 };
 use crate::state_machine::KvStore;
 
@@ -68,10 +68,50 @@ pub enum Record {
         view: View,
         /// Its min-s (the stable checkpoint the NEW-VIEW starts from).
         seq: Seq,
+        /// The NEW-VIEW itself, so that a restarted replica can still send it to
+        /// replicas left behind (absent in records written before it was kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        new_view: Option<Box<Signed<NewView>>>,
     },
 }
 
+/// What WAL compaction needs to know of a record besides its seq.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordKind {
+    /// A [`Record::ViewChange`].
+    ViewChange,
+    /// A [`Record::NewView`].
+    NewView,
+    /// Any other record.
+    Other,
+}
+
+/// Which records (given in WAL order as `(seq, kind)`) survive compaction at the
+/// stable checkpoint `stable`: every record above it, and whatever its seq the
+/// newest VIEW-CHANGE and the newest NEW-VIEW record. A VIEW-CHANGE record's seq is
+/// its stable checkpoint, so a checkpoint that becomes stable during a view change
+/// would otherwise drop it, and a restarted replica would forget the VIEW-CHANGE it
+/// sent (and, if it is the new primary, its own vote).
+pub fn kept_at_compaction(records: &[(Seq, RecordKind)], stable: Seq) -> Vec<bool> {
+    let newest = |kind| records.iter().rposition(|(_, k)| *k == kind);
+    let (vc, nv) = (newest(RecordKind::ViewChange), newest(RecordKind::NewView));
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, (seq, _))| *seq > stable || Some(i) == vc || Some(i) == nv)
+        .collect()
+}
+
 impl Record {
+    /// Its kind, for compaction ([`kept_at_compaction`]).
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            Record::ViewChange(_) => RecordKind::ViewChange,
+            Record::NewView { .. } => RecordKind::NewView,
+            _ => RecordKind::Other,
+        }
+    }
+
     /// The sequence number the record belongs to.
     pub fn seq(&self) -> Seq {
         match self {

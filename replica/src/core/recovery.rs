@@ -5,10 +5,33 @@
 use ed25519_dalek::SigningKey;
 
 use crate::config::ProtocolConfig;
-use crate::messages::ReplicaId;
+use crate::messages::{ReplicaId, Seq, View};
 
+use super::log::{MessageLog, Slot};
 use super::record::{LogEntry, Record, Snapshot};
 use super::Replica;
+
+/// The slot for `seq` as a record of view `view` finds it: a slot of an older view
+/// is replaced by an empty one of `view` (keeping only its executed flag), and
+/// `None` if the slot belongs to a later view (a record that came too late).
+fn slot_of_view(log: &mut MessageLog, seq: Seq, view: View) -> Option<&mut Slot> {
+    let old = log.get(seq).map(|s| (s.view, s.executed));
+    match old {
+        Some((v, _)) if v > view => None,
+        Some((v, executed)) if v < view => {
+            log.insert(
+                seq,
+                Slot {
+                    view,
+                    executed,
+                    ..Slot::default()
+                },
+            );
+            log.get_mut(seq)
+        }
+        _ => Some(log.slot_mut(seq, view, 0)),
+    }
+}
 
 impl Replica {
     /// Rebuilds a replica after a crash from its snapshot and WAL records (in order).
@@ -49,19 +72,25 @@ impl Replica {
                     if m.header.body.replica == id {
                         r.next_seq = r.next_seq.max(seq + 1);
                     }
-                    let slot = r.log.slot_mut(seq, v, 0);
-                    slot.view = v;
-                    slot.pre_prepare = Some(m);
+                    // A later view's PRE-PREPARE replaces the slot as it did live (a
+                    // NEW-VIEW's O, or a fresh proposal after the old one was dropped):
+                    // no vote of the older view survives it. Executed slots keep
+                    // their flag, as `install_new_view` does.
+                    if let Some(slot) = slot_of_view(&mut r.log, seq, v) {
+                        slot.pre_prepare = Some(m);
+                    }
                 }
                 Record::Prepare(p) => {
-                    let slot = r.log.slot_mut(seq, p.body.view, 0);
-                    slot.prepares.insert(id, p.clone());
-                    slot.my_prepare = Some(p);
+                    if let Some(slot) = slot_of_view(&mut r.log, seq, p.body.view) {
+                        slot.prepares.insert(id, p.clone());
+                        slot.my_prepare = Some(p);
+                    }
                 }
                 Record::Commit(c) => {
-                    let slot = r.log.slot_mut(seq, c.body.view, 0);
-                    slot.commits.insert(id, c.clone());
-                    slot.my_commit = Some(c);
+                    if let Some(slot) = slot_of_view(&mut r.log, seq, c.body.view) {
+                        slot.commits.insert(id, c.clone());
+                        slot.my_commit = Some(c);
+                    }
                 }
                 Record::Executed(LogEntry { seq, digest, .. }) => {
                     let ok = seq == r.last_executed + 1
@@ -78,8 +107,9 @@ impl Replica {
                 }
                 Record::Prepares { seq, prepares } => {
                     if let Some(slot) = r.log.get_mut(seq) {
-                        for p in prepares {
-                            slot.prepares.entry(p.body.replica).or_insert(p);
+                        // Only votes of the slot's view; a newer vote replaces an older.
+                        for p in prepares.into_iter().filter(|p| p.body.view == slot.view) {
+                            slot.prepares.insert(p.body.replica, p);
                         }
                         if let Some(cert) = slot.prepared_cert(r.f) {
                             r.prepared_certs.insert(seq, cert);
@@ -99,11 +129,18 @@ impl Replica {
                         r.my_vc = Some(*vc);
                     }
                 }
-                Record::NewView { view, .. } => {
+                Record::NewView { view, new_view, .. } => {
                     if view >= r.view {
                         r.view = view;
                         r.active = true;
                         r.my_vc = None;
+                        if let Some(nv) = new_view {
+                            r.last_new_view = Some(*nv);
+                        }
+                        r.vc_msgs = r.vc_msgs.split_off(&(view + 1));
+                        // As `install_new_view`: proposals of earlier views that did not
+                        // execute are void (O's PRE-PREPAREs follow this record).
+                        r.log.retain(|_, s| s.executed || s.view >= view);
                     }
                 }
                 // Re-created when the batch at a multiple of K is executed again.

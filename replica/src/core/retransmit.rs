@@ -52,7 +52,11 @@ impl Replica {
             }
         }
         let behind = self.max_seq_seen > self.last_executed && self.last_progress_ms <= cutoff;
-        if stuck || behind {
+        // Messages of a later view while ours is active: we missed a view change (e.g.
+        // we were partitioned and caught up by state transfer after the cluster went
+        // idle). A STATUS from our older view is answered with the NEW-VIEW.
+        let missed_view = std::mem::take(&mut self.higher_view_seen);
+        if stuck || behind || missed_view {
             // Our own unstable checkpoints may be what the others are missing.
             for votes in self.checkpoint_votes.values() {
                 if let Some(mine) = votes.get(&self.id) {
@@ -77,6 +81,15 @@ impl Replica {
     pub(crate) fn on_status(&mut self, m: Signed<Status>, out: &mut Vec<Output>) {
         let s = m.body;
         if s.replica as usize >= self.n || s.replica == self.id {
+            return;
+        }
+        if s.last_executed < s.low_watermark {
+            // No correct replica is behind its own stable checkpoint (and the ranges
+            // below would start after they end).
+            return self.reject(out, "status", "last executed below the low watermark");
+        }
+        // Peers send STATUS every `retransmit_ms` while stuck; answers are costlier.
+        if !self.may_answer(s.replica, "status", self.params.retransmit_ms / 2) {
             return;
         }
         if s.view < self.view && self.active {

@@ -4,11 +4,13 @@
 //! (STATE) is installed only if its state hashes to the digest certified by 2f+1
 //! signed CHECKPOINTs; otherwise (or after a timeout) the next peer is asked. The
 //! answer also carries the executed batch digests the requester lacks, so that its
-//! `/log` has no hole (those digests are not certified: see the weaknesses in
-//! NOTES.md).
+//! `/log` has no hole; they are certified too, through the state: it carries the
+//! hash chain of every executed digest, and the digests must extend the requester's
+//! own chain head to the certified one.
 
 use crate::crypto::{Digest, Signed};
 use crate::messages::{Checkpoint, FetchState, PeerMessage, ReplicaId, Seq, StateReply};
+use crate::state_machine::chain_link;
 
 use super::record::{LogEntry, Record, Snapshot};
 use super::view_change::check_checkpoint_proof;
@@ -149,6 +151,15 @@ impl Replica {
         if r.replica as usize >= self.n || r.replica == self.id || self.low < r.seq {
             return;
         }
+        if r.last_executed >= r.seq {
+            // A correct replica asks only for a checkpoint it has not reached.
+            return self.reject(out, "fetch-state", "already past the checkpoint asked for");
+        }
+        // A requester re-asks a peer only after trying the others (each for 2 x
+        // `retransmit_ms`); each answer carries the whole signed state.
+        if !self.may_answer(r.replica, "fetch-state", self.params.retransmit_ms) {
+            return;
+        }
         let reply = StateReply {
             seq: self.low,
             state: self.stable_state.clone(),
@@ -183,29 +194,56 @@ impl Replica {
                 ))
             }
         });
-        // A peer that restarted from its own snapshot may lack some executed digests;
+        // The executed digests are certified through the state: its history chain
+        // (part of the proven state digest) must be our own head extended by them,
+        // in order. A peer that restarted from its own snapshot may lack some; we
         // prefer one that has them all (our /log must not get a hole) unless every
-        // peer was asked already.
+        // peer was asked already, and then install the state without the digests
+        // we cannot check.
         let before = self.last_executed;
-        let covered = r
+        let mut history: Vec<(Seq, Digest)> = r
             .history
             .iter()
             .filter(|(s, _)| *s > before && *s <= r.seq)
-            .count();
-        let complete = covered as u64 == r.seq - before;
+            .copied()
+            .collect();
+        history.sort_unstable_by_key(|(s, _)| *s);
+        history.dedup_by_key(|(s, _)| *s);
+        let wanted = r.seq - before;
+        let complete = history.len() as u64 == wanted;
+        let verdict = verdict.and_then(|d| {
+            let head = history
+                .iter()
+                .fold(self.state.history_head(), |h, (s, dg)| {
+                    chain_link(h, *s, *dg)
+                });
+            if !complete || head == r.state.history_head() {
+                Ok(d)
+            } else {
+                Err(format!(
+                    "history digests from {} do not chain to the certified state",
+                    r.replica
+                ))
+            }
+        });
         let verdict = verdict.and_then(|d| {
             if complete || fetch.tries >= self.n - 1 {
                 Ok(d)
             } else {
                 Err(format!(
-                    "history from {} has {covered} of {} digests",
+                    "history from {} has {} of {wanted} digests",
                     r.replica,
-                    r.seq - before
+                    history.len()
                 ))
             }
         });
         match verdict {
-            Ok(digest) => self.install_state(r, digest, out),
+            Ok(digest) => {
+                if !complete {
+                    history.clear();
+                }
+                self.install_state(r, digest, history, out)
+            }
             Err(e) => {
                 self.reject(out, "state", e);
                 self.ask_next_peer(out);
@@ -213,7 +251,15 @@ impl Replica {
         }
     }
 
-    fn install_state(&mut self, r: StateReply, digest: Digest, out: &mut Vec<Output>) {
+    /// Installs a checked STATE; `history` holds the executed digests it brought
+    /// that chain to its certified head (empty if they could not be checked).
+    fn install_state(
+        &mut self,
+        r: StateReply,
+        digest: Digest,
+        history: Vec<(Seq, Digest)>,
+        out: &mut Vec<Output>,
+    ) {
         let seq = r.seq;
         let before = self.last_executed;
         tracing::info!(
@@ -240,7 +286,7 @@ impl Replica {
         self.view_change_progress();
         self.in_progress.clear();
         self.set_stable(seq, digest, r.state, r.proof, out);
-        for (s, d) in r.history {
+        for (s, d) in history {
             if s > before && s <= seq {
                 self.exec_digests.insert(s, d);
                 let entry = LogEntry {

@@ -6,7 +6,7 @@
 //! - On expiry it sends VIEW-CHANGE(v+1, h, C, P), persisted first, and stops
 //!   accepting normal-case messages. Once it holds 2f+1 VIEW-CHANGEs for v+1 it
 //!   waits 2T for the NEW-VIEW (then 4T for v+2, ...); the timeout is reset to T
-//!   when a view is installed.
+//!   when a request executes (the new primary keeps the longer one until then).
 //! - f+1 VIEW-CHANGEs for views above ours prove a correct replica wants to move:
 //!   we join the smallest such view that f+1 replicas reached.
 //!
@@ -82,7 +82,7 @@ pub fn check_prepared_cert(
             h.seq
         ));
     }
-    if h.seq <= stable || h.seq > stable + window {
+    if h.seq <= stable || h.seq > stable.saturating_add(window) {
         return Err(format!("certificate seq {} outside the window", h.seq));
     }
     if batch_digest(&cert.pre_prepare.batch) != h.digest {
@@ -133,10 +133,10 @@ const VC_ANSWERS: u32 = 3;
 impl Replica {
     /// True if this backup holds a client request it has not seen executed.
     fn waiting_for_request(&self) -> bool {
-        self.seen_by_backup.iter().any(|(c, t)| {
+        self.seen_by_backup.iter().any(|(c, r)| {
             self.state
                 .last_reply(*c)
-                .is_none_or(|last| last.timestamp < *t)
+                .is_none_or(|last| last.timestamp < r.body.timestamp)
         })
     }
 

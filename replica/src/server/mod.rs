@@ -11,6 +11,7 @@
 //! Signatures are verified in the request handlers (on tokio's worker threads), so
 //! the engine task stays single-threaded and only sees [`Verified`] inputs.
 
+pub mod limits;
 pub mod network;
 pub mod node;
 
@@ -32,14 +33,13 @@ use tokio::sync::{mpsc, oneshot};
 use crate::clock::{Clock, ClockSettings};
 use crate::config::{ClusterConfig, FsyncPolicy, ProtocolConfig};
 use crate::core::{Input, Replica, ReplicaStatus};
-use crate::crypto::{Signed, Verified, Verifier};
+use crate::crypto::Signed;
 use crate::error::{Error, Result};
 use crate::messages::{PeerMessage, ReplicaId, Request};
 use crate::storage::{LogEntry, Storage};
+use crate::verifier::{Verified, Verifier};
+use limits::{LimitedListener, ServerLimits};
 use node::CoreMsg;
-
-/// The largest peer or client message body accepted (bytes).
-const PEER_BODY_LIMIT: usize = 256 << 20;
 
 /// Everything a replica process needs to run.
 #[derive(Debug, Clone)]
@@ -58,6 +58,8 @@ pub struct ServerOptions {
     pub protocol: ProtocolConfig,
     /// How long `POST /request` waits for execution.
     pub request_timeout: Duration,
+    /// Bounds on bodies, connections and send queues.
+    pub limits: ServerLimits,
 }
 
 #[derive(Clone)]
@@ -71,7 +73,7 @@ struct AppState {
 /// A replica bound to its listen address, ready to [`Server::serve`].
 #[derive(Debug)]
 pub struct Server {
-    listener: TcpListener,
+    listener: LimitedListener,
     router: Router,
     core: tokio::task::JoinHandle<Result<()>>,
 }
@@ -124,7 +126,7 @@ impl Server {
             .map_err(|e| Error::io("bind", PathBuf::from(addr.to_string()), e))?;
         let clock = Arc::new(Clock::new());
         let (tx, rx) = mpsc::channel(8192);
-        let net = network::Network::start(&opts.cluster, opts.id);
+        let net = network::Network::with_limits(&opts.cluster, opts.id, opts.limits.peer_queue);
         let node = node::Node {
             replica,
             key: opts.key.clone(),
@@ -149,10 +151,12 @@ impl Server {
             .route("/clock", get(get_clock).post(set_clock))
             // STATE and NEW-VIEW answers carry state, digests and whole batches: far
             // more than axum's 2 MB default body limit in a long run.
-            .layer(axum::extract::DefaultBodyLimit::max(PEER_BODY_LIMIT))
+            .layer(axum::extract::DefaultBodyLimit::max(
+                opts.limits.max_body_bytes,
+            ))
             .with_state(state);
         Ok(Server {
-            listener,
+            listener: LimitedListener::new(listener, opts.limits.max_connections),
             router,
             core,
         })
@@ -160,8 +164,7 @@ impl Server {
 
     /// The bound address.
     pub fn local_addr(&self) -> Result<SocketAddr> {
-        self.listener
-            .local_addr()
+        axum::serve::Listener::local_addr(&self.listener)
             .map_err(|e| Error::io("local address", PathBuf::new(), e))
     }
 

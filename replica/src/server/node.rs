@@ -11,10 +11,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
 use crate::core::{Input, Output, Replica, ReplicaStatus};
-use crate::crypto::{Signed, Verified};
+use crate::crypto::Signed;
 use crate::error::Result;
 use crate::messages::{ClientId, Reply, Request};
 use crate::storage::{LogEntry, Storage};
+use crate::verifier::Verified;
 
 use super::network::Network;
 

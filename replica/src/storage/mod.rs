@@ -2,7 +2,8 @@
 //! executed history (kept whole for the agreement oracles).
 //!
 //! Files in the data directory:
-//! - `wal.jsonl`: [`Record`]s after the stable checkpoint, one JSON line each;
+//! - `wal.jsonl`: [`Record`]s after the stable checkpoint, one JSON line each, and
+//!   the newest VIEW-CHANGE and NEW-VIEW records whatever their seq;
 //! - `snapshot.json`: the last stable [`Snapshot`], replaced atomically (tmp + rename),
 //!   after which `wal.jsonl` is rewritten without the records it covers;
 //! - `history.jsonl`: every executed `{seq, digest}`, never truncated.
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::config::FsyncPolicy;
-use crate::core::record::{Record, Snapshot};
+use crate::core::record::{kept_at_compaction, Record, RecordKind, Snapshot};
 use crate::error::{Error, Result};
 use crate::messages::Seq;
 use wal::{write_atomic, JsonLines};
@@ -40,8 +41,9 @@ pub struct Storage {
     dir: PathBuf,
     policy: FsyncPolicy,
     wal: JsonLines,
-    /// Encoded WAL lines since the snapshot, to rewrite the WAL on compaction.
-    wal_lines: Vec<(Seq, Vec<u8>)>,
+    /// Encoded WAL lines since the snapshot (and the newest view records), to
+    /// rewrite the WAL on compaction.
+    wal_lines: Vec<(Seq, RecordKind, Vec<u8>)>,
     history: JsonLines,
     last_sync: Instant,
 }
@@ -74,7 +76,7 @@ impl Storage {
             .map(|r| {
                 let mut line = serde_json::to_vec(r).expect("records serialize");
                 line.push(b'\n');
-                (r.seq(), line)
+                (r.seq(), r.kind(), line)
             })
             .collect();
         let storage = Storage {
@@ -102,12 +104,12 @@ impl Storage {
             Record::Executed(entry) => {
                 self.history.push(entry);
                 let line = self.wal.push(record);
-                self.wal_lines.push((entry.seq, line));
+                self.wal_lines.push((entry.seq, RecordKind::Other, line));
                 Ok(())
             }
             _ => {
                 let line = self.wal.push(record);
-                self.wal_lines.push((record.seq(), line));
+                self.wal_lines.push((record.seq(), record.kind(), line));
                 Ok(())
             }
         }
@@ -144,11 +146,14 @@ impl Storage {
         self.flush()?;
         let bytes = serde_json::to_vec(snapshot).expect("snapshot serializes");
         write_atomic(&self.dir.join("snapshot.json"), &bytes)?;
-        self.wal_lines.retain(|(seq, _)| *seq > snapshot.seq);
+        let keys: Vec<(Seq, RecordKind)> =
+            self.wal_lines.iter().map(|(s, k, _)| (*s, *k)).collect();
+        let mut keep = kept_at_compaction(&keys, snapshot.seq).into_iter();
+        self.wal_lines.retain(|_| keep.next().unwrap_or(true));
         let kept: Vec<u8> = self
             .wal_lines
             .iter()
-            .flat_map(|(_, l)| l.iter().copied())
+            .flat_map(|(_, _, l)| l.iter().copied())
             .collect();
         let wal_path = self.dir.join("wal.jsonl");
         write_atomic(&wal_path, &kept)?;
@@ -204,5 +209,76 @@ mod tests {
             vec![3, 4]
         );
         assert_eq!(rec.history.len(), 4);
+    }
+
+    /// The newest VIEW-CHANGE and NEW-VIEW records survive a compaction that covers
+    /// their seq (a VIEW-CHANGE's seq is its stable checkpoint), older ones do not,
+    /// and the NEW-VIEW comes back whole.
+    #[test]
+    fn view_records_survive_compaction() {
+        use crate::crypto::Signed;
+        use crate::messages::{NewView, ViewChange};
+        use ed25519_dalek::SigningKey;
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, _) = Storage::open(dir.path(), FsyncPolicy::Never).unwrap();
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let vc = |view| {
+            Record::ViewChange(Box::new(Signed::sign(
+                ViewChange {
+                    view,
+                    stable_seq: 0,
+                    checkpoint_proof: vec![],
+                    prepared: vec![],
+                    replica: 1,
+                },
+                &key,
+            )))
+        };
+        let nv = Signed::sign(
+            NewView {
+                view: 1,
+                view_changes: vec![],
+                pre_prepares: vec![],
+                replica: 1,
+            },
+            &key,
+        );
+        for r in [
+            vc(1),
+            Record::NewView {
+                view: 1,
+                seq: 0,
+                new_view: Some(Box::new(nv.clone())),
+            },
+            vc(2),
+        ] {
+            s.append(&r).unwrap();
+        }
+        s.flush().unwrap();
+        let state = KvStore::new();
+        s.append(&Record::Stable(Box::new(Snapshot {
+            seq: 8,
+            state_digest: state.digest(),
+            state,
+            proof: vec![],
+            view: 2,
+            view_active: false,
+        })))
+        .unwrap();
+        drop(s);
+        let (_, rec) = Storage::open(dir.path(), FsyncPolicy::Never).unwrap();
+        let views: Vec<_> = rec
+            .records
+            .iter()
+            .map(|r| match r {
+                Record::ViewChange(v) => ("vc", v.body.view),
+                Record::NewView { view, new_view, .. } => {
+                    assert_eq!(new_view.as_deref(), Some(&nv));
+                    ("nv", *view)
+                }
+                _ => ("other", 0),
+            })
+            .collect();
+        assert_eq!(views, vec![("nv", 1), ("vc", 2)]);
     }
 }

@@ -18,11 +18,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use replica::client::ClientProtocol;
 use replica::config::{ClusterConfig, ProtocolConfig};
-use replica::core::record::{Record, Snapshot};
+use replica::core::record::{kept_at_compaction, Record, Snapshot};
 use replica::core::{Input, Output, Replica};
-use replica::crypto::{Digest, Signed, Verified, Verifier};
+use replica::crypto::{Digest, Signed};
 use replica::messages::{PeerMessage, Reply, Request};
 use replica::state_machine::{OpResult, Operation};
+use replica::verifier::{Verified, Verifier};
 
 /// Fault probabilities of the simulated network.
 #[derive(Clone, Copy, Debug)]
@@ -64,16 +65,23 @@ pub struct Sim {
     pub keys: Vec<SigningKey>,
     pub client_keys: Vec<(u64, SigningKey)>,
     pub config: ClusterConfig,
+    /// A verifier for checks made by the test itself.
     pub verifier: Verifier,
+    /// Each replica's own verifier: its request-signature cache is its own, as in
+    /// separate processes.
+    pub verifiers: Vec<Verifier>,
     pub clients: Vec<SimClient>,
     pub executed: Vec<Vec<(u64, Digest)>>,
     pub faults: Faults,
     pub rejected: usize,
     queue: Vec<Envelope>,
     pub retransmit_ms: u64,
-    /// Verification is a pure function of the message: identical copies (a broadcast,
-    /// a duplicate) are verified once to keep debug-build tests fast.
-    verified: HashMap<Digest, Option<Verified<PeerMessage>>>,
+    /// Verification should be a pure function of the message and the receiver:
+    /// identical copies to one replica (duplicates, retransmissions) are verified once
+    /// to keep the tests fast. Memoized per receiver, so that a verifier whose answer
+    /// depends on its cache (the bug of `byzantine_relay_of_a_genuine_request...`)
+    /// shows.
+    verified: HashMap<(usize, Digest), Option<Verified<PeerMessage>>>,
     /// What each replica persisted: its last stable snapshot and the WAL after it
     /// (the same compaction rule as `storage`).
     pub disks: Vec<(Option<Snapshot>, Vec<Record>)>,
@@ -117,6 +125,7 @@ impl Sim {
         let listen: Vec<String> = (0..n).map(|i| format!("sim:{i}")).collect();
         let config = ClusterConfig::local(f, &keys, &listen, &client_keys);
         let verifier = Verifier::new(&config).unwrap();
+        let verifiers = (0..n).map(|_| Verifier::new(&config).unwrap()).collect();
         let replicas = (0..n)
             .map(|i| Replica::new(i as u32, n, params.clone(), keys[i].clone()))
             .collect();
@@ -137,6 +146,7 @@ impl Sim {
             client_keys,
             config,
             verifier,
+            verifiers,
             clients,
             executed: vec![Vec::new(); n],
             faults,
@@ -215,7 +225,9 @@ impl Sim {
                 }
                 Output::Persist(Record::Stable(s)) => {
                     let disk = &mut self.disks[i];
-                    disk.1.retain(|r| r.seq() > s.seq);
+                    let keys: Vec<_> = disk.1.iter().map(|r| (r.seq(), r.kind())).collect();
+                    let mut keep = kept_at_compaction(&keys, s.seq).into_iter();
+                    disk.1.retain(|_| keep.next().unwrap_or(true));
                     disk.0 = Some((**s).clone());
                 }
                 Output::Persist(r) => self.disks[i].1.push(r.clone()),
@@ -342,18 +354,40 @@ impl Sim {
         self.executed[i].truncate(last);
     }
 
-    /// Verifies a peer message (memoized by content).
+    /// Verifies a peer message with the test's own verifier.
     pub fn verify(&mut self, m: PeerMessage) -> Option<Verified<PeerMessage>> {
         let bytes = serde_json::to_vec(&m).unwrap();
-        let key = Digest::of(&bytes);
+        let m: PeerMessage = serde_json::from_slice(&bytes).expect("peer messages round-trip");
+        self.verifier.verify_peer(m).ok()
+    }
+
+    /// Verifies a peer message as replica `to` does (memoized per receiver and content).
+    pub fn verify_at(&mut self, to: usize, m: PeerMessage) -> Option<Verified<PeerMessage>> {
+        let bytes = serde_json::to_vec(&m).unwrap();
+        let key = (to, Digest::of(&bytes));
         if let Some(v) = self.verified.get(&key) {
             return v.clone();
         }
         // What the replica gets is what came over the wire.
         let m: PeerMessage = serde_json::from_slice(&bytes).expect("peer messages round-trip");
-        let v = self.verifier.verify_peer(m).ok();
+        let v = self.verifiers[to].verify_peer(m).ok();
         self.verified.insert(key, v.clone());
         v
+    }
+
+    /// Delivers a client request to replica `to` now, verified by its verifier.
+    pub fn request_to(&mut self, to: usize, r: Signed<Request>) -> Vec<Output> {
+        match self.verifiers[to].verified_request(r) {
+            Ok(v) => self.deliver(to, Input::Request(v)),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Delivers a peer message to replica `to` now, verified by its verifier; `None`
+    /// if its verifier refused it.
+    pub fn peer_to(&mut self, to: usize, m: PeerMessage) -> Option<Vec<Output>> {
+        let v = self.verify_at(to, m)?;
+        Some(self.deliver(to, Input::Peer(v)))
     }
 
     /// Runs until every client finished (or `limit_ms` passed); returns true if finished.
@@ -380,7 +414,7 @@ impl Sim {
                     Payload::Peer(_) | Payload::Request(_) if self.stopped.contains(&env.to) => {}
                     Payload::Peer(m) => {
                         *self.delivered.entry(m.kind()).or_default() += 1;
-                        match self.verify(m) {
+                        match self.verify_at(env.to, m) {
                             Some(v) => {
                                 self.deliver(env.to, Input::Peer(v));
                             }
@@ -388,7 +422,7 @@ impl Sim {
                         }
                     }
                     Payload::Request(r) => {
-                        let v = self.verifier.verified_request(r).unwrap();
+                        let v = self.verifiers[env.to].verified_request(r).unwrap();
                         self.deliver(env.to, Input::Request(v));
                     }
                     Payload::Reply(r) => {
