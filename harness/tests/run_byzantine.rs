@@ -5,13 +5,13 @@
 
 mod common;
 
-use common::run::run;
+use common::run::{run, Outcome};
 use common::HarnessRun;
 use std::time::Duration;
 
 /// One faulty replica (the first primary, so the mutators that need the primary act)
 /// using `mutator` for the whole workload.
-fn one_faulty(mutator: &str, seed: &str) {
+fn one_faulty(mutator: &str, seed: &str) -> Outcome {
     let out = run(
         &[
             "--seed",
@@ -36,6 +36,7 @@ fn one_faulty(mutator: &str, seed: &str) {
         mutated["by_mutator"][mutator].is_object(),
         "{mutator} mutated no message: {mutated:#}"
     );
+    out
 }
 
 #[test]
@@ -87,7 +88,35 @@ fn withhold() {
 
 #[test]
 fn censor() {
-    one_faulty("censor", "37");
+    let out = one_faulty("censor", "37");
+    // The censoring primary is replaced (before the per-request timer it never was:
+    // the other clients' progress kept re-arming the backups' timers), and the
+    // censored client's requests execute at the correct replicas.
+    let censored = out.nemesis("start-byzantine")[0].value["censor"]
+        .as_u64()
+        .unwrap();
+    let views: u64 = out.results["faults"]["view_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(serde_json::Value::as_u64)
+        .sum();
+    assert!(views > 0, "no view change replaced the censoring primary");
+    let log: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.dir.path().join("store/latest/replicas/2/executed.json")).unwrap(),
+    )
+    .unwrap();
+    let served = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["requests"].as_array().cloned().unwrap_or_default())
+        .filter(|r| r["client"] == censored)
+        .count();
+    assert!(
+        served > 0,
+        "replica 2 executed no request of censored client {censored}"
+    );
 }
 
 #[test]

@@ -255,6 +255,56 @@ fn n7_equivocating_primary_never_splits_correct_replicas_and_is_replaced() {
     equivocating_primary(seed_from_env(307), 2);
 }
 
+// --- a primary that censors one client ------------------------------------------
+
+/// Regression (issue 9, the `censor` mutator): the view-change timer was re-armed by
+/// any execution, so a primary that ordered every client's requests but one was never
+/// replaced and that client waited forever. The timer now waits for one request, and
+/// only that request's execution stops it.
+fn censoring_primary(seed: u64, f: usize) {
+    // The other clients keep the primary busy far longer than the censored one waits.
+    let mut sim = cluster(seed, f, 3, 400);
+    sim.clients[1].ops.truncate(2);
+    let n = 3 * f + 1;
+    let censored = sim.client_keys[1].0;
+    info!(
+        censored,
+        "--- replica 0 (primary) ignores one client's requests and relays of them"
+    );
+    sim.request_filter = Some(Box::new(move |to, r| {
+        !(to == 0 && r.body.client == censored)
+    }));
+    sim.link_filter = Some(Box::new(move |_, to, m| {
+        !(to == 0 && matches!(m, PeerMessage::Relay(r) if r.body.client == censored))
+    }));
+    assert!(
+        sim.run_until(20 * T, |s| s.clients[1].done.len() == 2),
+        "the censored client was not served within 20T while the others made progress \
+         ({} ops done); PBFT_SIM_SEED={seed}",
+        sim.completed()
+    );
+    assert!(
+        sim.clients[0].done.len() < sim.clients[0].ops.len(),
+        "the others were still busy: the timer fired despite their progress"
+    );
+    let correct: Vec<usize> = (1..n).collect();
+    assert!(
+        views(&sim, &correct).iter().all(|v| *v >= 1),
+        "the censoring primary was replaced; PBFT_SIM_SEED={seed}"
+    );
+    sim.assert_agreement_among(&correct, seed);
+}
+
+#[test]
+fn n4_censoring_primary_is_replaced_and_the_censored_client_served() {
+    censoring_primary(seed_from_env(801), 1);
+}
+
+#[test]
+fn n7_censoring_primary_is_replaced_and_the_censored_client_served() {
+    censoring_primary(seed_from_env(807), 2);
+}
+
 // --- forged VIEW-CHANGEs, wrong NEW-VIEW --------------------------------------------
 
 fn forged_view_changes(seed: u64, f: usize) {

@@ -188,6 +188,10 @@ pub struct Replica {
     pub(crate) vc_timeout_ms: u64,
     /// When the view-change timer fires, if armed.
     pub(crate) vc_deadline: Option<u64>,
+    /// The client request `(client, timestamp)` the running view-change timer waits
+    /// for, and since when: only its execution stops the timer (PBFT's per-request
+    /// timer), so a primary that serves every client but one is still replaced.
+    pub(crate) vc_waiting_for: Option<(ClientId, u64, u64)>,
     /// Valid VIEW-CHANGEs per view and sender (views at or above ours).
     pub(crate) vc_msgs: BTreeMap<View, BTreeMap<ReplicaId, Signed<ViewChange>>>,
     /// Our latest VIEW-CHANGE (retransmitted while its view is not active).
@@ -250,6 +254,7 @@ impl Replica {
             active: true,
             vc_timeout_ms: params.view_change_timeout_ms,
             vc_deadline: None,
+            vc_waiting_for: None,
             vc_msgs: BTreeMap::new(),
             my_vc: None,
             last_new_view: None,

@@ -207,6 +207,7 @@ impl Replica {
         self.view = view;
         self.active = true;
         self.vc_deadline = None;
+        self.vc_waiting_for = None;
         // The timeout stays as it is (T, 2T, ...) until a request executes in this
         // view (`execute`), as in PBFT: a new primary gets the longer one to prove itself.
         self.view_installed_at_ms = now;

@@ -1,8 +1,11 @@
 //! View change, first half: the view-change timer with back-off, sending
 //! VIEW-CHANGE, validating the ones received, and joining a higher view on f+1.
 //!
-//! - A backup arms the timer (T) while it holds a client request it has not seen
-//!   executed; execution progress re-arms it, an idle replica runs no timer.
+//! - A backup arms the timer (T) for a client request it holds and has not seen
+//!   executed; that request's execution stops it (then it re-arms for the next waiting
+//!   request). Other requests' execution postpones it, but by at most 4T from when the
+//!   wait began, so a primary that censors one client while serving the others is
+//!   replaced. An idle replica runs no timer.
 //! - On expiry it sends VIEW-CHANGE(v+1, h, C, P), persisted first, and stops
 //!   accepting normal-case messages. Once it holds 2f+1 VIEW-CHANGEs for v+1 it
 //!   waits 2T for the NEW-VIEW (then 4T for v+2, ...); the timeout is reset to T
@@ -17,7 +20,7 @@ use crate::crypto::{Digest, Signed};
 use crate::messages::{
     batch_digest, Checkpoint, PeerMessage, PreparedCert, ReplicaId, Seq, View, ViewChange,
 };
-use crate::state_machine::KvStore;
+use crate::state_machine::{ClientId, KvStore};
 
 use super::record::Record;
 use super::{Output, Replica};
@@ -126,18 +129,28 @@ pub fn check_view_change(vc: &ViewChange, n: usize, f: usize, window: Seq) -> Re
     Ok(())
 }
 
+/// How many view-change timeouts other clients' progress may postpone the view
+/// change a backup waits on one request for (a backlog is slow, a censor never ends).
+const CENSOR_PATIENCE: u64 = 4;
+
 /// Answers (NEW-VIEW and our VIEW-CHANGE) sent per sender and view to a replica
 /// still asking for a view we installed.
 const VC_ANSWERS: u32 = 3;
 
 impl Replica {
-    /// True if this backup holds a client request it has not seen executed.
-    fn waiting_for_request(&self) -> bool {
-        self.seen_by_backup.iter().any(|(c, r)| {
-            self.state
-                .last_reply(*c)
-                .is_none_or(|last| last.timestamp < r.body.timestamp)
-        })
+    /// A client request this backup holds and has not seen executed, if any.
+    fn waiting_for_request(&self) -> Option<(ClientId, u64)> {
+        self.seen_by_backup
+            .iter()
+            .find(|(c, r)| !self.executed_request(**c, r.body.timestamp))
+            .map(|(c, r)| (*c, r.body.timestamp))
+    }
+
+    /// Whether the client's request with this timestamp (or a later one) executed.
+    fn executed_request(&self, client: ClientId, timestamp: u64) -> bool {
+        self.state
+            .last_reply(client)
+            .is_some_and(|last| last.timestamp >= timestamp)
     }
 
     /// The view-change timer, run on every tick.
@@ -147,12 +160,17 @@ impl Replica {
             // A replica catching up to a proven checkpoint is the slow one, not the
             // primary: it does not ask for a view change meanwhile.
             let catching_up = self.fetch.is_some() || self.proven_ahead.is_some();
-            if self.is_primary() || catching_up || !self.waiting_for_request() {
+            let waiting = self.waiting_for_request();
+            if self.is_primary() || catching_up || waiting.is_none() {
                 self.vc_deadline = None;
+                self.vc_waiting_for = None;
                 return;
             }
             match self.vc_deadline {
-                None => self.vc_deadline = Some(now + self.vc_timeout_ms),
+                None => {
+                    self.vc_deadline = Some(now + self.vc_timeout_ms);
+                    self.vc_waiting_for = waiting.map(|(c, t)| (c, t, now));
+                }
                 Some(at) if now >= at => {
                     tracing::info!(
                         replica = self.id,
@@ -187,10 +205,24 @@ impl Replica {
         }
     }
 
-    /// Execution advanced: the request being waited for may be done; re-arm later.
+    /// Execution advanced. If the request the timer waits for is done, stop the timer
+    /// (the next tick re-arms it for another waiting request). Otherwise the primary is
+    /// working, perhaps through a backlog: postpone the deadline by the timeout, but
+    /// never past [`CENSOR_PATIENCE`] timeouts from when the wait began, so a primary
+    /// that serves every client but one is still replaced.
     pub(crate) fn view_change_progress(&mut self) {
-        if self.active {
-            self.vc_deadline = None;
+        if !self.active {
+            return;
+        }
+        match self.vc_waiting_for {
+            Some((client, timestamp, since)) if !self.executed_request(client, timestamp) => {
+                let cap = since.saturating_add(CENSOR_PATIENCE * self.vc_timeout_ms);
+                self.vc_deadline = Some(self.now_ms.saturating_add(self.vc_timeout_ms).min(cap));
+            }
+            _ => {
+                self.vc_deadline = None;
+                self.vc_waiting_for = None;
+            }
         }
     }
 
@@ -202,6 +234,7 @@ impl Replica {
         self.view = view;
         self.active = false;
         self.vc_deadline = None;
+        self.vc_waiting_for = None;
         self.view_changes += 1;
         self.pending.clear();
         self.in_progress.clear();

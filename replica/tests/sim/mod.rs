@@ -51,6 +51,9 @@ pub type Interceptor = Box<dyn FnMut(usize, PeerMessage, &SigningKey) -> Option<
 /// Decides whether a peer message from `from` to `to` is delivered.
 pub type LinkFilter = Box<dyn FnMut(usize, usize, &PeerMessage) -> bool>;
 
+/// Decides whether a client request reaches replica `to`.
+pub type RequestFilter = Box<dyn FnMut(usize, &Signed<Request>) -> bool>;
+
 pub struct SimClient {
     pub proto: ClientProtocol,
     pub ops: Vec<Operation>,
@@ -95,6 +98,7 @@ pub struct Sim {
     /// A network rule: a peer message from `from` to `to` is delivered only if it
     /// returns true.
     pub link_filter: Option<LinkFilter>,
+    pub request_filter: Option<RequestFilter>,
     /// Peer messages delivered, by kind.
     pub delivered: BTreeMap<&'static str, usize>,
     /// Rejections reported by the replicas, by message kind.
@@ -160,6 +164,7 @@ impl Sim {
             isolated: BTreeSet::new(),
             byzantine: None,
             link_filter: None,
+            request_filter: None,
             delivered: BTreeMap::new(),
             rejected_kinds: BTreeMap::new(),
         }
@@ -320,7 +325,11 @@ impl Sim {
         cl.current = Some((request.clone(), now));
         if send_to_all {
             for i in 0..self.n() {
-                if !self.cut(None, Some(i)) && !self.stopped.contains(&i) {
+                let passes = match &mut self.request_filter {
+                    Some(filter) => filter(i, &request),
+                    None => true,
+                };
+                if passes && !self.cut(None, Some(i)) && !self.stopped.contains(&i) {
                     self.post(i, Payload::Request(request.clone()));
                 }
             }
