@@ -40,6 +40,10 @@ pub(crate) enum Command {
     /// Re-check a stored run: reads DIR/test.json and DIR/history.jsonl, rewrites the
     /// verdict in DIR/results.json and exits by it (0 valid, 1 invalid, 2 unknown).
     Analyze(AnalyzeArgs),
+    /// Rebuild a stored run's plots, report.html and timeline.html from its files
+    /// (test.json, history.jsonl, results.json, proxy.json). Exit status: 0 written,
+    /// 254 not a run directory, 255 the files could not be written.
+    Report(ReportArgs),
     /// Run one replica process (what `harness run` starts; not for direct use).
     #[command(hide = true)]
     Replica(ReplicaArgs),
@@ -232,6 +236,13 @@ pub(crate) struct AnalyzeArgs {
     /// Print the result only; leave results.json as it is.
     #[arg(long)]
     pub(crate) dry_run: bool,
+}
+
+/// Arguments of `harness report`.
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// A run directory (e.g. store/latest).
+    pub(crate) dir: PathBuf,
 }
 
 /// Arguments of the hidden `harness replica`: guard flags, then `--` and the replica's own

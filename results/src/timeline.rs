@@ -78,7 +78,8 @@ pub fn timeline_html(run: &RunData) -> String {
                 w.start as f64 / 1e6,
                 w.stop.unwrap_or(run.end) as f64 / 1e6,
                 fault_color(family),
-                format!("{} {}", w.fault, w.what)
+                format!("{} {}", w.fault, w.what),
+                family
             ])
         })
         .collect();
@@ -120,7 +121,7 @@ var byRow=[];for(var i=0;i<rows;i++)byRow.push([]);
 D.ops.forEach(function(o,i){byRow[o[0]].push(i);});
 var leg=document.getElementById('legend');
 var seen={};D.styles.forEach(function(s){var e=document.createElement('span');e.innerHTML='<b style="color:'+s.color+'">■</b> '+s.f+' '+s.outcome;leg.appendChild(e);});
-D.faults.forEach(function(f){var k=f[3].split(' ')[0];if(seen[k])return;seen[k]=1;var e=document.createElement('span');e.innerHTML='<b style="color:'+f[2]+';opacity:.5">▮</b> '+k;leg.appendChild(e);});
+D.faults.forEach(function(f){var k=f[4];if(seen[k])return;seen[k]=1;var e=document.createElement('span');e.innerHTML='<b style="color:'+f[2]+';opacity:.5">▮</b> '+k;leg.appendChild(e);});
 function X(t){return LEFT+(t-x0)/(x1-x0)*(W-LEFT-10);}
 function T(px){return x0+(px-LEFT)/(W-LEFT-10)*(x1-x0);}
 function draw(){

@@ -5,6 +5,7 @@ mod bench_check;
 mod check;
 pub(crate) mod load;
 mod replica;
+mod report;
 mod run;
 
 use crate::cli::Command;
@@ -18,5 +19,6 @@ pub(crate) fn run(command: Command) -> Result<Exit, Failure> {
         Command::Run(args) => run::run(&args),
         Command::Analyze(args) => analyze::run(&args),
         Command::Replica(args) => replica::run(&args),
+        Command::Report(args) => report::run(&args),
     }
 }
