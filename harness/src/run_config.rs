@@ -154,6 +154,21 @@ impl RunConfig {
             None => RunConfig::default(),
         };
         config.apply(args);
+        config.complete(args.time_limit.is_some())?;
+        Ok(config)
+    }
+
+    /// A configuration from TOML text alone (a suite's cell), completed and validated
+    /// like [`RunConfig::resolve`]'s.
+    pub(crate) fn from_toml(text: &str) -> Result<RunConfig> {
+        let mut config: RunConfig = toml::from_str(text)?;
+        config.complete(false)?;
+        Ok(config)
+    }
+
+    /// Fills in the seed, the name and a scenario's time limit, then validates.
+    fn complete(&mut self, time_limit_flag: bool) -> Result<()> {
+        let config = self;
         if config.seed.is_none() {
             config.seed = Some(clock_seed());
         }
@@ -162,12 +177,11 @@ impl RunConfig {
         }
         if let Some(scenario) = &config.scenario {
             let (_, time_limit) = Schedule::scenario(scenario)?;
-            if args.time_limit.is_none() && config.time_limit == RunConfig::default().time_limit {
+            if !time_limit_flag && config.time_limit == RunConfig::default().time_limit {
                 config.time_limit = time_limit;
             }
         }
-        config.validate()?;
-        Ok(config)
+        config.validate()
     }
 
     /// Overrides every setting given as a flag.
