@@ -6,27 +6,28 @@
 //! - [`svg`], [`palette`], [`plots`]: the SVG plots, fault periods shaded.
 //! - [`report`], [`counterexample`], [`timeline`]: `report.html` and `timeline.html`;
 //!   [`artifacts`] writes them all for a run directory.
-//! - [`junit`]: JUnit XML for a suite's runs.
+//! - [`suite_summary`]: a suite's summary.json; [`junit`]: JUnit XML for its runs.
 //! - [`compare`]: a run (or suite) against a baseline, with thresholds.
 //! - [`store`]: listing the runs of a store and resolving paths inside it safely;
 //!   [`archive`]: a run directory as `.tar.gz`; [`serve`]: the results web server.
 
 #![forbid(unsafe_code)]
 
-//ARCH pub mod archive;
+pub mod archive;
 pub mod artifacts;
-//CMP pub mod compare;
+pub mod compare;
 pub mod counterexample;
 pub mod error;
 pub mod hgrm;
 pub mod histogram;
-//JU pub mod junit;
+pub mod junit;
 pub mod palette;
 pub mod plots;
 pub mod report;
 pub mod run_data;
-//SRV pub mod serve;
-//STO pub mod store;
+pub mod serve;
+pub mod store;
+pub mod suite_summary;
 pub mod svg;
 pub mod timeline;
 
@@ -34,3 +35,4 @@ pub use artifacts::{write_artifacts, REPORT, TIMELINE};
 pub use error::{Error, Result};
 pub use histogram::{HistogramKey, LatencyHistograms, LatencySummary, Phase};
 pub use run_data::RunData;
+pub use suite_summary::{SuiteRun, SuiteSummary};
