@@ -294,7 +294,7 @@ mod tests {
         assert_eq!(names[3], "none-kv-r2");
         assert_eq!(names[5], "partition_kill-register-r2");
         assert_eq!(names[9], "isolate-r2");
-        assert_eq!(s.cells[5].config.nemesis, "partition,kill");
+        assert_eq!(s.cells[5].config.nemesis(), "partition,kill");
         assert_eq!(s.cells[5].config.rate, 10.0);
         assert_eq!(s.cells[5].config.seed(), 105);
         // A case's keys override the defaults.
