@@ -184,3 +184,54 @@ fn a_timeline_of_100k_operations_opens_in_chromium() {
         page.root_attr("data-render-ms").unwrap_or_default()
     );
 }
+
+#[test]
+fn an_invalid_history_shows_its_counterexample_in_the_report() {
+    // A register written 1 and then read as 2: not linearizable. `harness analyze`
+    // judges it and rebuilds the report, which must draw the counterexample.
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    std::fs::create_dir(&run_dir).unwrap();
+    std::fs::write(
+        run_dir.join("test.json"),
+        r#"{"name":"bad","seed":1,"n":4,"model":"cas-register","config":{"workload":"register"}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        run_dir.join("history.jsonl"),
+        [
+            r#"{"index":0,"process":0,"type":"invoke","f":"write","key":"r","value":1,"time":1000000}"#,
+            r#"{"index":1,"process":0,"type":"ok","f":"write","key":"r","value":1,"time":2000000}"#,
+            r#"{"index":2,"process":1,"type":"invoke","f":"read","key":"r","value":null,"time":3000000}"#,
+            r#"{"index":3,"process":1,"type":"ok","f":"read","key":"r","value":2,"time":4000000}"#,
+            "",
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("analyze")
+        .arg(&run_dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("id=\"counterexample\""),
+        "no counterexample section"
+    );
+    assert_eq!(html.matches("class=\"bad-op\"").count(), 1);
+    let Some(browser) = chromium() else {
+        skip("an_invalid_history_shows_its_counterexample_in_the_report (browser part)");
+        return;
+    };
+    let page = load(&browser, &run_dir.join("report.html"), dir.path());
+    assert_eq!(page.root_attr("data-rendered").as_deref(), Some("ok"));
+    assert!(page.console.is_empty(), "console: {:?}", page.console);
+    assert!(page.dom.contains("class=\"bad-op\""));
+}
