@@ -129,7 +129,15 @@ fn latency_quantiles(run: &RunData) -> String {
         ("max", 1.0, "#d62728", Vec::new()),
     ];
     let (mut lo, mut hi) = (f64::MAX, 0.0f64);
+    let mut previous: Option<u64> = None;
     for (b, values) in &mut bins {
+        // A bin with no ok operation (the cluster stalled) breaks the lines.
+        if previous.is_some_and(|p| p + 1 < *b) {
+            for (_, _, _, points) in &mut lines {
+                points.push(((*b as f64) * bin, f64::NAN));
+            }
+        }
+        previous = Some(*b);
         values.sort_by(f64::total_cmp);
         let x = (*b as f64 + 0.5) * bin;
         for (_, q, _, points) in &mut lines {

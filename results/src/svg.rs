@@ -188,20 +188,27 @@ impl Chart {
         self.add_legend(label, color, Swatch::Dot);
     }
 
-    /// Draws a polyline through the points.
+    /// Draws a polyline through the points; a point whose `y` is not finite breaks the
+    /// line (a gap with no data).
     pub fn line(&mut self, points: &[(f64, f64)], color: &str, label: &str) {
-        if points.is_empty() {
+        if points.iter().all(|p| !p.1.is_finite()) {
             return;
         }
         let mut d = String::new();
-        for (i, &(x, y)) in points.iter().enumerate() {
+        let mut pen_up = true;
+        for &(x, y) in points {
+            if !y.is_finite() {
+                pen_up = true;
+                continue;
+            }
             let _ = write!(
                 d,
                 "{}{:.1} {:.1}",
-                if i == 0 { "M" } else { "L" },
+                if pen_up { "M" } else { "L" },
                 self.px(x),
                 self.py(y)
             );
+            pen_up = false;
         }
         let _ = writeln!(
             self.body,
@@ -215,15 +222,14 @@ impl Chart {
         let px = self.px(x);
         let _ = writeln!(
             self.body,
-            r#"<line class="mark" x1="{px:.1}" x2="{px:.1}" y1="{TOP}" y2="{}" stroke="{color}" stroke-dasharray="4 3" stroke-width="1.4"/><text x="{:.1}" y="{:.1}" font-size="10" fill="{color}" transform="rotate(-90 {:.1} {:.1})">{}</text>"#,
+            r#"<line class="mark" x1="{px:.1}" x2="{px:.1}" y1="{TOP}" y2="{}" stroke="{color}" stroke-dasharray="4 3" stroke-width="1.4"/><text x="{:.1}" y="{:.1}" font-size="10" fill="{color}" transform="rotate(90 {:.1} {:.1})">{}</text>"#,
             TOP + HEIGHT,
-            px - 3.0,
-            TOP + 4.0,
-            px - 3.0,
-            TOP + 4.0,
+            px + 3.0,
+            TOP + 6.0,
+            px + 3.0,
+            TOP + 6.0,
             escape(text)
         );
-        let _ = text;
         self.add_legend(label, color, Swatch::Mark);
     }
 
@@ -327,7 +333,11 @@ mod tests {
         );
         c.shade(2.0, 4.0, "#f00", "partition", "isolate [0]");
         c.points(&[(1.0, 3.0), (2.0, 30.0)], "#00f", "read ok");
-        c.line(&[(0.0, 1.0), (10.0, 2.0)], "#0f0", "p50");
+        c.line(
+            &[(0.0, 1.0), (1.0, 1.5), (5.0, f64::NAN), (10.0, 2.0)],
+            "#0f0",
+            "p50",
+        );
         c.mark(5.0, "#000", "back +120 ms", "recovery");
         let svg = c.finish();
         assert!(svg.contains("t&lt;1&gt;"));
@@ -335,5 +345,15 @@ mod tests {
         assert_eq!(svg.matches(r#"class="legend""#).count(), 4);
         assert!(svg.contains(">1000<"), "log ticks up to 1000 ms");
         assert!(svg.trim_end().ends_with("</svg>"));
+        let line = svg
+            .lines()
+            .find(|l| l.contains(r##"stroke="#0f0""##))
+            .unwrap();
+        assert_eq!(
+            line.matches('M').count(),
+            2,
+            "the gap breaks the line: {line}"
+        );
+        assert_eq!(line.matches('L').count(), 1, "{line}");
     }
 }
