@@ -40,6 +40,25 @@ pub(crate) enum Command {
     /// Re-check a stored run: reads DIR/test.json and DIR/history.jsonl, rewrites the
     /// verdict in DIR/results.json and exits by it (0 valid, 1 invalid, 2 unknown).
     Analyze(AnalyzeArgs),
+    /// Run a suite: a matrix of runs from a TOML file (nightly CI).
+    ///
+    /// Each run goes to STORE/suites/NAME/TIMESTAMP/<run>/, with summary.json,
+    /// summary.txt and junit.xml beside them. Exit status: 0 every run valid, 1 a run
+    /// invalid, 255 a run broke, 2 a run unknown, 254 a bad suite file or arguments.
+    Suite(SuiteArgs),
+    /// Compare a run (or suite) with a baseline run (or suite) and fail on a regression.
+    ///
+    /// Compares latency percentiles (overall, during faults, without), throughput,
+    /// recovery times and view changes against thresholds and prints what moved. Exit
+    /// status: 0 no regression, 1 a regression, 254 a missing or foreign directory.
+    Compare(CompareArgs),
+    /// Browse the run store in a web browser: every run, its report and files, and a
+    /// run directory as .tar.gz. Exit status 254 for a missing or foreign store.
+    Serve(ServeArgs),
+    /// Rebuild a stored run's plots, report.html and timeline.html from its files
+    /// (test.json, history.jsonl, results.json, proxy.json). Exit status: 0 written,
+    /// 254 not a run directory, 255 the files could not be written.
+    Report(ReportArgs),
     /// Run one replica process (what `harness run` starts; not for direct use).
     #[command(hide = true)]
     Replica(ReplicaArgs),
@@ -187,7 +206,9 @@ pub(crate) struct RunArgs {
     #[arg(long, value_enum)]
     pub(crate) progress: Option<ProgressMode>,
     /// Fault families the seeded nemesis draws from: a comma-separated list of
-    /// partition, packet, kill, pause, clock; or all; or none [default: none].
+    /// partition, packet, kill, pause, clock; or all; or none. The default mix is off
+    /// (none) when --nemesis-schedule, --scenario, --packet or --no-proxy is given
+    /// [default: partition,kill,pause,clock,packet].
     #[arg(long, value_name = "LIST")]
     pub(crate) nemesis: Option<String>,
     /// Seconds of each fault, and of the quiet stretch between two [default: 10].
@@ -249,6 +270,80 @@ pub(crate) struct AnalyzeArgs {
     /// Print the result only; leave results.json as it is.
     #[arg(long)]
     pub(crate) dry_run: bool,
+}
+
+/// Arguments of `harness suite`.
+#[derive(Debug, Args)]
+pub(crate) struct SuiteArgs {
+    /// The suite file (TOML: name, repetitions, seed, [defaults], [matrix], [[case]]).
+    pub(crate) file: PathBuf,
+    /// Directory of the run store.
+    #[arg(long, value_name = "DIR", default_value = "store")]
+    pub(crate) store: PathBuf,
+    /// Also write the JUnit XML (one testcase per run) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) junit: Option<PathBuf>,
+    /// Run only shard I of N (1-based; cells are dealt round robin), e.g. 2/4.
+    #[arg(long, value_name = "I/N", value_parser = |s: &str| s.parse::<crate::suite::Shard>())]
+    pub(crate) shard: Option<crate::suite::Shard>,
+    /// List the runs (after sharding) and their settings, and run nothing.
+    #[arg(long)]
+    pub(crate) list: bool,
+}
+
+/// Arguments of `harness compare`.
+#[derive(Debug, Args)]
+pub(crate) struct CompareArgs {
+    /// The baseline: a run directory or a suite directory.
+    pub(crate) base: PathBuf,
+    /// The run (or suite) to judge, of the same kind as BASE.
+    pub(crate) run: PathBuf,
+    /// Largest allowed growth of p50 latency [default: 50%].
+    #[arg(long, value_name = "PCT")]
+    pub(crate) max_p50_regression: Option<String>,
+    /// Largest allowed growth of p99 latency, overall, during faults and without
+    /// [default: 20%].
+    #[arg(long, value_name = "PCT")]
+    pub(crate) max_p99_regression: Option<String>,
+    /// Largest allowed growth of p99.9 latency [default: 50%].
+    #[arg(long, value_name = "PCT")]
+    pub(crate) max_p999_regression: Option<String>,
+    /// Largest allowed drop of throughput [default: 20%].
+    #[arg(long, value_name = "PCT")]
+    pub(crate) max_throughput_drop: Option<String>,
+    /// Largest allowed growth of the slowest recovery after a fault [default: 50%].
+    #[arg(long, value_name = "PCT")]
+    pub(crate) max_recovery_regression: Option<String>,
+    /// Largest allowed growth of the view changes [default: 100%].
+    #[arg(long, value_name = "PCT")]
+    pub(crate) max_view_change_increase: Option<String>,
+    /// Latency moves smaller than this never count [default: 1].
+    #[arg(long, value_name = "MS")]
+    pub(crate) min_latency_delta_ms: Option<f64>,
+    /// Recovery moves smaller than this never count [default: 500].
+    #[arg(long, value_name = "MS")]
+    pub(crate) min_recovery_delta_ms: Option<f64>,
+}
+
+/// Arguments of `harness serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Directory of the run store.
+    #[arg(long, value_name = "DIR", default_value = "store")]
+    pub(crate) store: PathBuf,
+    /// Port to listen on (0: any free port; the address is printed).
+    #[arg(long, short = 'p', default_value_t = 8080)]
+    pub(crate) port: u16,
+    /// Address to bind; the default keeps the store on this machine.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub(crate) bind: String,
+}
+
+/// Arguments of `harness report`.
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// A run directory (e.g. store/latest).
+    pub(crate) dir: PathBuf,
 }
 
 /// Arguments of the hidden `harness replica`: guard flags, then `--` and the replica's own

@@ -20,6 +20,7 @@ mod run_config;
 mod shutdown;
 mod stats;
 mod store;
+mod suite;
 mod workers;
 
 use clap::Parser;

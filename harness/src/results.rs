@@ -3,6 +3,7 @@
 use crate::cluster::control::Crash;
 use crate::cluster::ReplicaExit;
 use crate::stats::{Counts, Latency, Stats};
+use ::results::LatencySummary;
 use checker::oracles::{OracleResult, Recovery};
 use checker::{CheckResult, Op, OpType, Process, Verdict};
 use nemesis::LinkCounts;
@@ -38,6 +39,9 @@ pub(crate) struct RunResults {
     pub(crate) latency_us: Latency,
     /// Latency of `ok` operations by function, microseconds.
     pub(crate) latency_us_by_f: BTreeMap<String, Latency>,
+    /// Latency histograms (ms) by function, outcome and phase (all, during a fault, no
+    /// fault), each also in `latency/<f>-<outcome>-<phase>.hgrm`.
+    pub(crate) latency_histograms: Vec<LatencySummary>,
     /// Client process ids used (processes are retired after an `info`).
     pub(crate) processes: u64,
     /// Nemesis operations recorded.

@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use workloads::{GeneratorConfig, KeyDist, WorkloadKind};
 
+/// The nemesis of a run that names no faults: a seeded mix of the families a correct
+/// cluster recovers from within the stall limit at the default 10 s interval.
+pub(crate) const DEFAULT_NEMESIS: &str = "partition,kill,pause,clock,packet";
+
 /// When replicas fsync their write-ahead log (the replica's `--fsync`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -87,8 +91,10 @@ pub(crate) struct RunConfig {
     pub(crate) check_timeout: u64,
     /// Progress display.
     pub(crate) progress: ProgressMode,
-    /// Fault families of the seeded nemesis (`none`, `all`, or a list).
-    pub(crate) nemesis: String,
+    /// Fault families of the seeded nemesis (`none`, `all`, or a list); `None` until
+    /// resolved: [`DEFAULT_NEMESIS`], or `none` when a schedule file, a scenario,
+    /// `--packet` or `--no-proxy` says what the faults are.
+    pub(crate) nemesis: Option<String>,
     /// Seconds of each fault and of each quiet stretch.
     pub(crate) nemesis_interval: u64,
     /// An exact fault timeline (TOML), instead of the seeded one.
@@ -135,7 +141,7 @@ impl Default for RunConfig {
             ready_timeout: 20,
             check_timeout: 300,
             progress: ProgressMode::Auto,
-            nemesis: "none".into(),
+            nemesis: None,
             nemesis_interval: 10,
             nemesis_schedule: None,
             packet: None,
@@ -166,6 +172,22 @@ impl RunConfig {
             None => RunConfig::default(),
         };
         config.apply(args);
+        config.complete(args.time_limit.is_some())?;
+        Ok(config)
+    }
+
+    /// A configuration from TOML text alone (a suite's cell), completed and validated
+    /// like [`RunConfig::resolve`]'s.
+    pub(crate) fn from_toml(text: &str) -> Result<RunConfig> {
+        let mut config: RunConfig = toml::from_str(text)?;
+        config.complete(false)?;
+        Ok(config)
+    }
+
+    /// Fills in the seed, the name and a scenario's time limit, then validates.
+    fn complete(&mut self, time_limit_flag: bool) -> Result<()> {
+        let config = self;
+        config.nemesis = Some(config.nemesis().to_string());
         if config.seed.is_none() {
             config.seed = Some(clock_seed());
         }
@@ -174,12 +196,11 @@ impl RunConfig {
         }
         if let Some(scenario) = &config.scenario {
             let (_, time_limit) = Schedule::scenario(scenario)?;
-            if args.time_limit.is_none() && config.time_limit == RunConfig::default().time_limit {
+            if !time_limit_flag && config.time_limit == RunConfig::default().time_limit {
                 config.time_limit = time_limit;
             }
         }
-        config.validate()?;
-        Ok(config)
+        config.validate()
     }
 
     /// Overrides every setting given as a flag.
@@ -215,7 +236,7 @@ impl RunConfig {
         set(&mut self.ready_timeout, &args.ready_timeout);
         set(&mut self.check_timeout, &args.check_timeout);
         set(&mut self.progress, &args.progress);
-        set(&mut self.nemesis, &args.nemesis);
+        set_opt(&mut self.nemesis, &args.nemesis);
         set(&mut self.nemesis_interval, &args.nemesis_interval);
         set_opt(&mut self.nemesis_schedule, &args.nemesis_schedule);
         set_opt(&mut self.packet, &args.packet);
@@ -302,7 +323,7 @@ impl RunConfig {
     /// schedule of the `--nemesis` families; plus `--packet` faults for the whole
     /// workload when `packet` is not among the families.
     pub(crate) fn schedule(&self) -> Result<Schedule> {
-        let families = Family::parse_list(&self.nemesis)?;
+        let families = Family::parse_list(self.nemesis())?;
         let packet = match &self.packet {
             Some(spec) => Some(spec.parse::<PacketSpec>()?),
             None => None,
@@ -379,7 +400,7 @@ impl RunConfig {
         let faulty = match (&self.byzantine_replicas, self.byzantine) {
             (Some(list), _) => Faulty::parse_list(list)?,
             (None, 0) => {
-                let asked = Family::parse_list(&self.nemesis)?.contains(&Family::Byzantine);
+                let asked = Family::parse_list(self.nemesis())?.contains(&Family::Byzantine);
                 if !asked {
                     return Ok(None);
                 }
@@ -388,6 +409,26 @@ impl RunConfig {
             (None, k) => Faulty::Random(k),
         };
         Ok(Some(Fault::Byzantine { faulty, mutators }))
+    }
+
+    /// The nemesis families (resolved configs always have them).
+    pub(crate) fn nemesis(&self) -> &str {
+        match &self.nemesis {
+            Some(n) => n,
+            None if self.faults_given_otherwise() => "none",
+            None => DEFAULT_NEMESIS,
+        }
+    }
+
+    /// Whether a schedule file, a scenario, `--packet`, Byzantine replicas or
+    /// `--no-proxy` decides the faults (so the mixed default nemesis stays off).
+    fn faults_given_otherwise(&self) -> bool {
+        self.nemesis_schedule.is_some()
+            || self.scenario.is_some()
+            || self.packet.is_some()
+            || self.byzantine > 0
+            || self.byzantine_replicas.is_some()
+            || self.no_proxy
     }
 
     /// The seed (resolved configs always have one).
@@ -469,9 +510,8 @@ impl RunConfig {
         if self.fsync != default.fsync {
             flag("fsync", self.fsync.name().to_string());
         }
-        if self.nemesis != default.nemesis {
-            flag("nemesis", self.nemesis.clone());
-        }
+        // Always given: the default depends on other settings.
+        flag("nemesis", self.nemesis().to_string());
         if self.nemesis_interval != default.nemesis_interval {
             flag("nemesis-interval", self.nemesis_interval.to_string());
         }
@@ -569,7 +609,7 @@ mod tests {
             ("ready-timeout", d.ready_timeout.to_string()),
             ("check-timeout", d.check_timeout.to_string()),
             ("progress", "auto".to_string()),
-            ("nemesis", d.nemesis.clone()),
+            ("nemesis", DEFAULT_NEMESIS.to_string()),
             ("nemesis-interval", d.nemesis_interval.to_string()),
             ("recovery-time", d.recovery_time.to_string()),
             ("stall", d.stall.to_string()),
@@ -628,6 +668,29 @@ mod tests {
         assert!(RunConfig::resolve(&parse(&["--concurrency", "0"])).is_err());
         assert!(RunConfig::resolve(&parse(&["--name", "../x"])).is_err());
         assert!(Cli::try_parse_from(["harness", "run", "--workload", "bank"]).is_err());
+    }
+
+    #[test]
+    fn the_default_nemesis_is_the_mix_unless_the_faults_are_named_otherwise() {
+        let seed = ["--seed", "1"];
+        let nemesis = |extra: &[&str]| {
+            let args: Vec<&str> = seed.iter().chain(extra).copied().collect();
+            RunConfig::resolve(&parse(&args))
+                .unwrap()
+                .nemesis()
+                .to_string()
+        };
+        assert_eq!(nemesis(&[]), DEFAULT_NEMESIS);
+        assert_eq!(nemesis(&["--nemesis", "none"]), "none");
+        assert_eq!(nemesis(&["--nemesis", "clock"]), "clock");
+        assert_eq!(nemesis(&["--scenario", "isolate-primary"]), "none");
+        assert_eq!(nemesis(&["--packet", "drop=0.1"]), "none");
+        assert_eq!(nemesis(&["--no-proxy"]), "none");
+        let config = RunConfig::resolve(&parse(&seed)).unwrap();
+        assert!(!config.schedule().unwrap().windows.is_empty());
+        assert!(config
+            .reproduce_command()
+            .contains("--nemesis partition,kill,pause,clock,packet"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Counts and latencies of a run, kept by the recorder as operations go by.
 
+use ::results::LatencyHistograms;
 use checker::{Op, OpType, Process};
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -64,6 +65,7 @@ pub(crate) struct Stats {
     ok_latency: BTreeMap<String, Histogram<u64>>,
     all_ok: Histogram<u64>,
     nemesis: u64,
+    histograms: LatencyHistograms,
 }
 
 /// A latency histogram: 1 µs to one hour, 3 significant figures.
@@ -79,6 +81,7 @@ impl Default for Stats {
             ok_latency: BTreeMap::new(),
             all_ok: histogram(),
             nemesis: 0,
+            histograms: LatencyHistograms::default(),
         }
     }
 }
@@ -86,6 +89,7 @@ impl Default for Stats {
 impl Stats {
     /// Takes one history operation into account.
     pub(crate) fn observe(&mut self, op: &Op) {
+        self.histograms.observe(op);
         let Process::Client(process) = op.process else {
             self.nemesis += 1;
             return;
@@ -138,6 +142,11 @@ impl Stats {
             .iter()
             .map(|(f, h)| (f.clone(), Latency::of(h)))
             .collect()
+    }
+
+    /// Latency histograms by operation kind, outcome and fault phase.
+    pub(crate) fn histograms(&self) -> &LatencyHistograms {
+        &self.histograms
     }
 
     /// Nemesis operations recorded.

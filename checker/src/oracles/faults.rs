@@ -20,8 +20,8 @@ pub struct FaultWindow {
     pub stop: Option<u64>,
 }
 
-/// The heal operation that ends a fault started by `f`.
-fn heal_of(f: &str) -> Option<&'static str> {
+/// The heal operation that ends a fault started by `f` (`None`: `f` starts no fault).
+pub fn heal_of(f: &str) -> Option<&'static str> {
     Some(match f {
         "start-partition" => "stop-partition",
         "start-packet" => "stop-packet",

@@ -19,7 +19,7 @@ pub mod recovery;
 pub mod validity;
 
 pub use agreement::agreement;
-pub use faults::{fault_windows, FaultWindow};
+pub use faults::{active_at, fault_windows, heal_of, FaultWindow};
 pub use liveness::{final_reads, stall};
 pub use logs::{ExecutedEntry, ExecutedRequest, ReplicaLog};
 pub use recovery::{recovery, Recovery};

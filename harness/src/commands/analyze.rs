@@ -1,6 +1,7 @@
 //! `harness analyze DIR`: re-check a stored run's history for linearizability. The
 //! other oracles' verdicts stored in results.json (agreement, crashes, liveness, ...)
-//! stand; the run's verdict becomes the worst of them and the new check.
+//! stand; the run's verdict becomes the worst of them and the new check. The run's
+//! report and timeline are rebuilt to match.
 
 use crate::cli::AnalyzeArgs;
 use crate::exit::{Exit, ExitContext, Failure};
@@ -69,6 +70,10 @@ pub(crate) fn run(args: &AnalyzeArgs) -> Result<Exit, Failure> {
             .or_exit(Exit::Broken)?;
         results["analyzed_at"] = json!(chrono::Local::now().to_rfc3339());
         write_json(&results_path, &results).or_exit(Exit::Broken)?;
+        // The pages show the new verdict (and its counterexample).
+        if let Err(e) = ::results::write_artifacts(&args.dir) {
+            eprintln!("harness: warning: cannot rebuild the report: {e}");
+        }
     }
     Ok(verdict.into())
 }

@@ -3,9 +3,13 @@
 mod analyze;
 mod bench_check;
 mod check;
+mod compare;
 pub(crate) mod load;
 mod replica;
+mod report;
 mod run;
+mod serve;
+mod suite;
 
 use crate::cli::Command;
 use crate::exit::{Exit, Failure};
@@ -18,5 +22,9 @@ pub(crate) fn run(command: Command) -> Result<Exit, Failure> {
         Command::Run(args) => run::run(&args),
         Command::Analyze(args) => analyze::run(&args),
         Command::Replica(args) => replica::run(&args),
+        Command::Report(args) => report::run(&args),
+        Command::Suite(args) => suite::run(&args),
+        Command::Compare(args) => compare::run(&args),
+        Command::Serve(args) => serve::run(&args),
     }
 }

@@ -117,6 +117,7 @@ async fn run_test(config: RunConfig, launcher: Launcher) -> Result<Exit, Failure
         ops_per_sec: 0.0,
         latency_us: Default::default(),
         latency_us_by_f: Default::default(),
+        latency_histograms: Vec::new(),
         processes: 0,
         nemesis_ops: 0,
         replicas: Vec::new(),
@@ -141,10 +142,20 @@ async fn run_test(config: RunConfig, launcher: Launcher) -> Result<Exit, Failure
     if let Err(e) = write_json(&run_dir.join("results.json"), &results) {
         eprintln!("harness: error: {e:#}");
     }
+    let report = match ::results::write_artifacts(&run_dir) {
+        Ok(_) => Some(run_dir.join(::results::REPORT)),
+        Err(e) => {
+            eprintln!("harness: error: cannot write the report: {e}");
+            None
+        }
+    };
     if results.verdict.is_some() {
         println!("{}", results.summary());
     }
     println!("results: {}", run_dir.display());
+    if let Some(report) = report {
+        println!("report: {}", report.display());
+    }
     if results.verdict == Some(Verdict::Invalid) {
         println!("reproduce: {}", results.reproduce);
     }
@@ -165,6 +176,8 @@ fn finish(
     results.nemesis_ops = driven.stats.nemesis_ops();
     results.latency_us = driven.stats.latency();
     results.latency_us_by_f = driven.stats.latency_by_f();
+    results.latency_histograms = driven.stats.histograms().summaries();
+    driven.stats.histograms().write_hgrm_files(run_dir)?;
     results.workload_seconds = driven.window.seconds();
     results.proxy = driven.proxy_counts;
     write_json(

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub(crate) mod browser;
 pub(crate) mod run;
 
 use std::path::{Path, PathBuf};
@@ -19,8 +20,26 @@ pub(crate) struct HarnessRun {
 }
 
 impl HarnessRun {
-    /// Starts `harness run --store <store> --progress none <args>`.
+    /// Starts `harness run --store <store> --progress none <args>`, plus `--nemesis none`
+    /// unless `args` choose the faults themselves (the harness's default is a mixed
+    /// nemesis; these tests inject only the faults they name).
     pub(crate) fn start(store: &Path, args: &[&str]) -> HarnessRun {
+        let names_faults = args.iter().any(|a| {
+            [
+                "--nemesis",
+                "--nemesis-schedule",
+                "--scenario",
+                "--packet",
+                "--no-proxy",
+                "--config",
+            ]
+            .contains(a)
+        });
+        let quiet: &[&str] = if names_faults {
+            &[]
+        } else {
+            &["--nemesis", "none"]
+        };
         let stderr_file = store.with_extension("stderr");
         let stderr = std::fs::File::create(&stderr_file).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_harness"))
@@ -29,6 +48,7 @@ impl HarnessRun {
             .arg(store)
             .args(["--progress", "none"])
             .args(args)
+            .args(quiet)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)

@@ -1,0 +1,290 @@
+//! `report.html`: one self-contained page per run (inline SVG and CSS, no network):
+//! the verdicts first, then how to reproduce the run, the plots, the latency table, the
+//! fault timeline, recovery figures and view changes, proxy counters, how each replica
+//! exited, and for an invalid history the counterexample drawn as a timeline.
+//!
+//! A small script at the end marks `<html data-rendered="ok">` once it has checked that
+//! every plot is in the page, and `data-errors` if any script error happened: what the
+//! headless-browser test looks for.
+
+use crate::counterexample::counterexample_svg;
+use crate::palette::{fault_color, fault_family};
+use crate::plots::{recoveries, Plot};
+use crate::run_data::RunData;
+use crate::svg::escape;
+use serde_json::Value;
+use std::fmt::Write;
+
+/// The colour of a verdict.
+pub fn verdict_color(verdict: &str) -> &'static str {
+    match verdict {
+        "valid" => "#2ca02c",
+        "invalid" => "#d62728",
+        "unknown" => "#ff7f0e",
+        _ => "#7f7f7f",
+    }
+}
+
+fn verdict_badge(verdict: &str) -> String {
+    format!(
+        r#"<span class="verdict" style="background:{}">{}</span>"#,
+        verdict_color(verdict),
+        escape(verdict)
+    )
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn num(v: &Value, decimals: usize) -> String {
+    v.as_f64().map_or("-".into(), |f| format!("{f:.decimals$}"))
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:24px;color:#222;max-width:1250px}\
+h1{margin-bottom:4px}h2{border-bottom:1px solid #ccc;padding-bottom:3px;margin-top:32px}\
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;\
+text-align:left;font-size:13px;vertical-align:top}th{background:#f3f3f3}\
+td.n{text-align:right;font-variant-numeric:tabular-nums}\
+.verdict{color:white;padding:2px 10px;border-radius:4px;font-weight:bold}\
+.big{font-size:22px}pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:12px}\
+.swatch{display:inline-block;width:12px;height:12px;margin-right:5px;opacity:.6}\
+figure{margin:12px 0}figcaption{font-size:13px;color:#555}";
+
+/// The report page of a run, with `plots` embedded.
+pub fn report_html(run: &RunData, plots: &[Plot]) -> String {
+    let r = &run.results;
+    let t = &run.test;
+    let name = text(&t["name"]);
+    let verdict = r["verdict"].as_str().unwrap_or("not checked");
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} — {}</title><style>{STYLE}</style></head><body>\n",
+        escape(&name),
+        escape(verdict)
+    );
+    let _ = writeln!(
+        h,
+        r#"<h1>{} <span class="big">{}</span></h1><p>{} · seed {} · started {} · <a href="timeline.html">timeline</a> · <a href="results.json">results.json</a> · <a href="history.jsonl">history.jsonl</a></p>"#,
+        escape(&name),
+        verdict_badge(verdict),
+        escape(&run.dir.display().to_string()),
+        text(&t["seed"]),
+        escape(&text(&t["started_at"]))
+    );
+    if let Some(e) = r["error"].as_str() {
+        let _ = writeln!(h, "<p><b>The run broke:</b> {}</p>", escape(e));
+    }
+    // Verdicts.
+    h.push_str("<h2 id=\"verdicts\">Verdicts</h2><table><tr><th>oracle</th><th>verdict</th><th>summary</th><th>evidence</th></tr>\n");
+    for o in r["oracles"].as_array().into_iter().flatten() {
+        let evidence: Vec<String> = o["evidence"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| escape(&text(e)))
+            .collect();
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&text(&o["name"])),
+            verdict_badge(o["verdict"].as_str().unwrap_or("?")),
+            escape(&text(&o["summary"])),
+            if evidence.is_empty() {
+                String::new()
+            } else {
+                format!("<pre>{}</pre>", evidence.join("\n"))
+            }
+        );
+    }
+    h.push_str("</table>\n");
+    // Reproduce and config.
+    let reproduce = r["reproduce"]
+        .as_str()
+        .or(t["reproduce"].as_str())
+        .unwrap_or("-");
+    let total = &r["counts"]["total"];
+    let _ = writeln!(
+        h,
+        "<h2 id=\"config\">Configuration</h2><p>Reproduce with:</p><pre id=\"reproduce\">{}</pre>\
+         <p>{} workload, {} model, n = {}, seed {}; {} ok, {} fail, {} info; {} ops/s over {} s</p>\
+         <details><summary>test.json</summary><pre>{}</pre></details>",
+        escape(reproduce),
+        escape(&text(&r["workload"])),
+        escape(&text(&t["model"])),
+        text(&t["n"]),
+        text(&t["seed"]),
+        text(&total["ok"]),
+        text(&total["fail"]),
+        text(&total["info"]),
+        num(&r["ops_per_sec"], 1),
+        num(&r["workload_seconds"], 1),
+        escape(&serde_json::to_string_pretty(t).unwrap_or_default())
+    );
+    // Plots.
+    h.push_str("<h2 id=\"plots\">Plots</h2>\n");
+    for p in plots {
+        let _ = writeln!(
+            h,
+            "<figure id=\"{}\">{}<figcaption>{} (<a href=\"{}\">{}</a>)</figcaption></figure>",
+            p.file.trim_end_matches(".svg"),
+            p.svg,
+            escape(p.caption),
+            p.file,
+            p.file
+        );
+    }
+    latency_table(&mut h, r);
+    fault_table(run, &mut h);
+    recovery_table(&mut h, r);
+    proxy_table(&mut h, &run.proxy);
+    replica_table(&mut h, r);
+    if let Some(svg) = counterexample_svg(r) {
+        let _ = writeln!(
+            h,
+            "<h2 id=\"counterexample\">Counterexample</h2><p>The operation in red cannot be linearized after the longest linearizable prefix; orange ones could have gone next and led nowhere.</p>{svg}<details><summary>check.counterexample</summary><pre>{}</pre></details>",
+            escape(&serde_json::to_string_pretty(&r["check"]["counterexample"]).unwrap_or_default())
+        );
+    }
+    let _ = writeln!(
+        h,
+        "<script>\n(function(){{var root=document.documentElement;\
+window.addEventListener('error',function(e){{root.dataset.errors=(root.dataset.errors||'')+e.message+';';}});\
+var want={};var svgs=document.querySelectorAll('figure svg.plot').length;\
+var tables=document.querySelectorAll('table').length;\
+root.dataset.plots=svgs;root.dataset.tables=tables;\
+if(svgs===want&&tables>0){{root.dataset.rendered='ok';}}else{{console.error('report: '+svgs+' of '+want+' plots');}}}})();\n</script></body></html>",
+        plots.len()
+    );
+    h
+}
+
+fn latency_table(h: &mut String, r: &Value) {
+    h.push_str("<h2 id=\"latency\">Latency (ms)</h2><table><tr><th>operation</th><th>outcome</th><th>phase</th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>.hgrm</th></tr>\n");
+    for l in r["latency_histograms"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td><a href=\"{}\">file</a></td></tr>",
+            escape(&text(&l["f"])),
+            escape(&text(&l["outcome"])),
+            escape(&text(&l["phase"])),
+            text(&l["count"]),
+            num(&l["p50"], 2),
+            num(&l["p90"], 2),
+            num(&l["p99"], 2),
+            num(&l["p999"], 2),
+            num(&l["max"], 2),
+            escape(&text(&l["file"]))
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+fn fault_table(run: &RunData, h: &mut String) {
+    let _ = writeln!(
+        h,
+        "<h2 id=\"faults\">Fault timeline</h2><p>{} fault window(s); every nemesis action is in history.jsonl and schedule.json.</p><table><tr><th>fault</th><th>what</th><th>start (s)</th><th>heal (s)</th><th>length (s)</th></tr>",
+        run.faults.len()
+    );
+    for w in &run.faults {
+        let family = fault_family(&w.fault);
+        let stop = w.stop.map(|s| s as f64 / 1e9);
+        let _ = writeln!(
+            h,
+            "<tr><td><span class=swatch style=\"background:{}\"></span>{}</td><td>{}</td><td class=n>{:.2}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+            fault_color(family),
+            escape(&w.fault),
+            escape(&w.what.to_string()),
+            w.start as f64 / 1e9,
+            stop.map_or("never".into(), |s| format!("{s:.2}")),
+            stop.map_or("-".into(), |s| format!("{:.2}", s - w.start as f64 / 1e9))
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+fn recovery_table(h: &mut String, r: &Value) {
+    let vc: Vec<String> = r["faults"]["view_changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| v.as_u64().map_or("?".into(), |v| v.to_string()))
+        .collect();
+    let _ = writeln!(
+        h,
+        "<h2 id=\"recovery\">Recovery and view changes</h2><p>View changes per replica: [{}]</p><table><tr><th>fault</th><th>start (s)</th><th>heal (s)</th><th>first ok after start (ms)</th><th>full throughput after heal (ms)</th></tr>",
+        vc.join(", ")
+    );
+    for m in recoveries(r) {
+        let ms = |v: Option<f64>| v.map_or("never".into(), |v| format!("{v:.0}"));
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td class=n>{:.2}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+            escape(&m.fault),
+            m.start,
+            m.stop.map_or("never".into(), |s| format!("{s:.2}")),
+            ms(m.first_ok_ms),
+            ms(m.back_ms)
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+fn proxy_table(h: &mut String, proxy: &Value) {
+    h.push_str("<h2 id=\"proxy\">Proxy counters</h2>");
+    let Some(links) = proxy.as_object() else {
+        h.push_str("<p>No proxy (--no-proxy).</p>\n");
+        return;
+    };
+    const COLS: [&str; 6] = [
+        "delivered",
+        "dropped",
+        "delayed",
+        "duplicated",
+        "reordered",
+        "replayed",
+    ];
+    h.push_str("<table><tr><th>link</th><th>message</th>");
+    for c in COLS {
+        let _ = write!(h, "<th>{c}</th>");
+    }
+    h.push_str("</tr>\n");
+    for (link, kinds) in links {
+        for (kind, counts) in kinds.as_object().into_iter().flatten() {
+            let _ = write!(h, "<tr><td>{}</td><td>{}</td>", escape(link), escape(kind));
+            for c in COLS {
+                let _ = write!(h, "<td class=n>{}</td>", text(&counts[c]));
+            }
+            h.push_str("</tr>\n");
+        }
+    }
+    h.push_str("</table>\n");
+}
+
+fn replica_table(h: &mut String, r: &Value) {
+    h.push_str("<h2 id=\"replicas\">Replicas</h2><table><tr><th>replica</th><th>pid</th><th>exit</th><th>log</th></tr>\n");
+    for rep in r["replicas"].as_array().into_iter().flatten() {
+        let id = text(&rep["id"]);
+        let _ = writeln!(
+            h,
+            "<tr><td>{id}</td><td>{}</td><td>{}</td><td><a href=\"replicas/{id}/replica.log\">replica.log</a> · <a href=\"replicas/{id}/executed.json\">executed.json</a></td></tr>",
+            text(&rep["pid"]),
+            escape(&text(&rep["status"]))
+        );
+    }
+    h.push_str("</table>\n");
+    for c in r["faults"]["crashes"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            h,
+            "<p>Replica {} exited on its own ({}); its log ends:</p><pre>{}</pre>",
+            text(&c["replica"]),
+            escape(&text(&c["status"])),
+            escape(&text(&c["log_tail"]))
+        );
+    }
+}
