@@ -8,6 +8,7 @@ mod cli;
 mod cluster;
 mod commands;
 mod exit;
+mod fault_plan;
 mod faults;
 mod history_check;
 mod judge;
