@@ -30,9 +30,6 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
 
-/// The probability that a message of a faulty replica is mutated at all (the rest go
-/// out as the replica wrote them, so the protocol keeps moving and faults interleave).
-const MUTATE_P: f64 = 0.5;
 /// Earlier messages kept per faulty replica, for `replay` and `shift`.
 const RECENT: usize = 32;
 /// The ChaCha stream of the run seed Byzantine choices draw from.
@@ -157,9 +154,6 @@ impl Byzantine {
                 mutator: Some(Mutator::Withhold),
             });
         }
-        if !st.rng.gen_bool(MUTATE_P) {
-            return None;
-        }
         let candidates: Vec<Mutator> = self
             .mutators
             .iter()
@@ -167,6 +161,9 @@ impl Byzantine {
             .filter(|m| m.applies_to(kind))
             .collect();
         let mutator = *candidates.choose(&mut st.rng)?;
+        if !st.rng.gen_bool(mutator.probability()) {
+            return None;
+        }
         let mut ctx = mutators::Context {
             receiver: link.to,
             key,

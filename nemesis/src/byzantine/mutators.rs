@@ -106,6 +106,20 @@ impl Mutator {
         Ok(out)
     }
 
+    /// The probability that it acts on a message it applies to. The coordinated ones
+    /// (equivocation splits the receivers itself; double votes follow it) and those on
+    /// rare messages always act; the others leave half the messages as written, so
+    /// the protocol keeps moving and faults interleave.
+    pub(crate) fn probability(self) -> f64 {
+        match self {
+            Mutator::Equivocate
+            | Mutator::DoubleVote
+            | Mutator::ForgeViewChange
+            | Mutator::BadNewView => 1.0,
+            _ => 0.5,
+        }
+    }
+
     /// Whether it rewrites outgoing peer messages of this type (`lie` and `censor`
     /// act elsewhere; `withhold` is applied before any choice).
     pub(crate) fn applies_to(self, kind: &str) -> bool {
