@@ -206,8 +206,9 @@ pub(crate) struct RunArgs {
     #[arg(long, value_enum)]
     pub(crate) progress: Option<ProgressMode>,
     /// Fault families the seeded nemesis draws from: a comma-separated list of
-    /// partition, packet, kill, pause, clock; or all; or none. The default mix is off
-    /// (none) when --nemesis-schedule, --scenario, --packet or --no-proxy is given
+    /// partition, packet, kill, pause, clock, byzantine; or all (every family but
+    /// byzantine); or none. The default mix is off (none) when --nemesis-schedule,
+    /// --scenario, --packet, --byzantine, --byzantine-replicas or --no-proxy is given
     /// [default: partition,kill,pause,clock,packet].
     #[arg(long, value_name = "LIST")]
     pub(crate) nemesis: Option<String>,

@@ -93,7 +93,7 @@ pub(crate) struct RunConfig {
     pub(crate) progress: ProgressMode,
     /// Fault families of the seeded nemesis (`none`, `all`, or a list); `None` until
     /// resolved: [`DEFAULT_NEMESIS`], or `none` when a schedule file, a scenario,
-    /// `--packet` or `--no-proxy` says what the faults are.
+    /// `--packet`, Byzantine replicas or `--no-proxy` say what the faults are.
     pub(crate) nemesis: Option<String>,
     /// Seconds of each fault and of each quiet stretch.
     pub(crate) nemesis_interval: u64,
