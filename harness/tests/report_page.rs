@@ -6,13 +6,9 @@
 mod common;
 
 use common::browser::{chromium, load, skip};
-use common::{replicas_of, HarnessRun};
+use common::run::run;
 use std::io::Write;
 use std::process::Command;
-use std::time::Duration;
-
-/// Longest the short run may take.
-const RUN_LIMIT: Duration = Duration::from_secs(240);
 
 #[test]
 fn the_report_of_a_short_faulted_run_renders_in_chromium() {
@@ -20,33 +16,23 @@ fn the_report_of_a_short_faulted_run_renders_in_chromium() {
         skip("the_report_of_a_short_faulted_run_renders_in_chromium");
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let mut run = HarnessRun::start(
-        &store,
+    // The shared fault-run helper: small load, generous timeouts, no replica left.
+    let out = run(
         &[
             "--time-limit",
             "9",
-            "--rate",
-            "20",
-            "--concurrency",
-            "3",
-            "--op-timeout-ms",
-            "10000",
             "--nemesis",
             "partition,kill",
             "--nemesis-interval",
             "2",
-            "--recovery-time",
-            "3",
             "--seed",
             "3",
         ],
+        None,
     );
-    let status = run.wait(RUN_LIMIT);
-    assert_eq!(status.code(), Some(0), "stderr:\n{}", run.stderr());
-    assert!(replicas_of(&store).is_empty());
-    let run_dir = run.run_dir();
+    assert_eq!(out.status, Some(0), "stderr:\n{}", out.stderr);
+    let dir = &out.dir;
+    let run_dir = dir.path().join("store/latest");
     for file in ["latency-raw.svg", "latency-quantiles.svg", "rate.svg"] {
         assert!(run_dir.join(file).is_file(), "{file} missing");
     }
