@@ -46,6 +46,15 @@ pub(crate) enum Command {
     /// summary.txt and junit.xml beside them. Exit status: 0 every run valid, 1 a run
     /// invalid, 255 a run broke, 2 a run unknown, 254 a bad suite file or arguments.
     Suite(SuiteArgs),
+    /// Prove the harness finds bugs: run each seeded PBFT bug's scenario against
+    /// replicas (or clients) with the bug switched on, and the same scenarios against
+    /// the correct build. Needs a harness built with `--features seeded-bugs`.
+    ///
+    /// Prints a table (bug, runs detected, median seconds to detection, the check that
+    /// caught it). Results go to STORE/suites/selftest/TIMESTAMP/. Exit status: 0 every
+    /// bug caught in every run and the correct build never flagged, 1 otherwise, 254
+    /// bad arguments or a build without the bugs.
+    Selftest(SelftestArgs),
     /// Compare a run (or suite) with a baseline run (or suite) and fail on a regression.
     ///
     /// Compares latency percentiles (overall, during faults, without), throughput,
@@ -258,6 +267,19 @@ pub(crate) struct RunArgs {
     /// measure the proxy's cost; network faults need the proxy) [default: false].
     #[arg(long)]
     pub(crate) no_proxy: bool,
+    /// Check agreement and exactly-once every second while the workload runs, and end
+    /// the workload at the first violation (results.json says when it was seen)
+    /// [default: false].
+    #[arg(long)]
+    pub(crate) stop_on_violation: bool,
+    /// Seeded replica bugs to switch on (comma-separated names; needs a harness built
+    /// with `--features seeded-bugs`; see `harness selftest`).
+    #[arg(long, value_name = "LIST")]
+    pub(crate) replica_bug: Option<String>,
+    /// A seeded client bug to switch on (accept-first-reply; needs a harness built
+    /// with `--features seeded-bugs`).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) client_bug: Option<String>,
 }
 
 /// Arguments of `harness analyze`.
@@ -290,6 +312,32 @@ pub(crate) struct SuiteArgs {
     /// List the runs (after sharding) and their settings, and run nothing.
     #[arg(long)]
     pub(crate) list: bool,
+}
+
+/// Arguments of `harness selftest`.
+#[derive(Debug, Args)]
+pub(crate) struct SelftestArgs {
+    /// The bugs to test: `all`, or names separated by commas (commit-quorum-2f,
+    /// prepare-quorum, no-digest-check, accept-second-preprepare, drop-prepared-certs,
+    /// execute-on-prepared, no-client-dedupe, lost-on-restart, no-pre-prepare,
+    /// accept-first-reply).
+    #[arg(long, value_name = "LIST", default_value = "all")]
+    pub(crate) bugs: String,
+    /// Runs per bug, and per scenario against the correct build.
+    #[arg(long, value_name = "K", default_value_t = 3)]
+    pub(crate) runs: u32,
+    /// Longest workload of one run, seconds (a bug's run ends at its first violation).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub(crate) time_limit: u64,
+    /// Base seed (repetition r uses seed + r) [default: from the clock].
+    #[arg(long)]
+    pub(crate) seed: Option<u64>,
+    /// Skip the runs against the correct build.
+    #[arg(long)]
+    pub(crate) skip_correct: bool,
+    /// Directory of the run store.
+    #[arg(long, value_name = "DIR", default_value = "store")]
+    pub(crate) store: PathBuf,
 }
 
 /// Arguments of `harness compare`.

@@ -18,6 +18,8 @@ mod recorder;
 mod replica_entry;
 mod results;
 mod run_config;
+mod safety_watch;
+mod selftest;
 mod shutdown;
 mod stats;
 mod store;

@@ -2,6 +2,7 @@
 
 use crate::cluster::control::Crash;
 use crate::cluster::ReplicaExit;
+use crate::safety_watch::FirstViolation;
 use crate::stats::{Counts, Latency, Stats};
 use ::results::LatencySummary;
 use checker::oracles::{OracleResult, Recovery};
@@ -56,6 +57,10 @@ pub(crate) struct RunResults {
     pub(crate) faults: FaultReport,
     /// Proxy counters by message type (`None` with `--no-proxy`).
     pub(crate) proxy: Option<BTreeMap<&'static str, LinkCounts>>,
+    /// When a violation was first visible: seen by the online watch
+    /// (`--stop-on-violation`), or dated from the evidence of a failed oracle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) first_violation: Option<FirstViolation>,
 }
 
 /// What the nemesis did and what it cost, for results.json.

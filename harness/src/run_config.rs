@@ -2,8 +2,9 @@
 //! then the flags. Stored whole in the run's `test.json`.
 
 use crate::cli::RunArgs;
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use nemesis::{Fault, Schedule};
+use replica::bugs::{Bug, ClientBug};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use workloads::{GeneratorConfig, KeyDist, WorkloadKind};
@@ -117,6 +118,12 @@ pub(crate) struct RunConfig {
     pub(crate) byzantine_mutators: String,
     /// Whether more than f Byzantine replicas are allowed.
     pub(crate) allow_unsafe_byzantine: bool,
+    /// Whether to check agreement and exactly-once online and end at a violation.
+    pub(crate) stop_on_violation: bool,
+    /// Seeded replica bugs (comma-separated names), for the self-test.
+    pub(crate) replica_bug: Option<String>,
+    /// A seeded client bug, for the self-test.
+    pub(crate) client_bug: Option<String>,
 }
 
 impl Default for RunConfig {
@@ -153,6 +160,9 @@ impl Default for RunConfig {
             byzantine_replicas: None,
             byzantine_mutators: "all".into(),
             allow_unsafe_byzantine: false,
+            stop_on_violation: false,
+            replica_bug: None,
+            client_bug: None,
         }
     }
 }
@@ -248,9 +258,41 @@ impl RunConfig {
         set_opt(&mut self.byzantine_replicas, &args.byzantine_replicas);
         set(&mut self.byzantine_mutators, &args.byzantine_mutators);
         self.allow_unsafe_byzantine |= args.allow_unsafe_byzantine;
+        self.stop_on_violation |= args.stop_on_violation;
+        set_opt(&mut self.replica_bug, &args.replica_bug);
+        set_opt(&mut self.client_bug, &args.client_bug);
+    }
+
+    /// The seeded client bug, if one is asked for.
+    pub(crate) fn client_bug(&self) -> Result<Option<ClientBug>> {
+        self.client_bug
+            .as_deref()
+            .map(|name| ClientBug::parse(name).map_err(|e| anyhow!(e)))
+            .transpose()
+    }
+
+    /// Refuses seeded bugs with unknown names, or in a build that cannot switch them on.
+    fn validate_bugs(&self) -> Result<()> {
+        if self.replica_bug.is_none() && self.client_bug.is_none() {
+            return Ok(());
+        }
+        // The bugs live in the replica crate: its feature decides (the harness's own
+        // `seeded-bugs` feature turns it on, and so do test builds).
+        if !ClientBug::available() {
+            bail!(
+                "seeded bugs need a harness built with the seeded-bugs feature: \
+                 cargo run --release -p harness --features seeded-bugs -- ..."
+            );
+        }
+        for name in self.replica_bug.iter().flat_map(|l| l.split(',')) {
+            Bug::parse(name.trim()).map_err(|e| anyhow!(e))?;
+        }
+        self.client_bug()?;
+        Ok(())
     }
 
     fn validate(&self) -> Result<()> {
+        self.validate_bugs()?;
         if self.f == 0 {
             bail!("f must be at least 1");
         }
@@ -368,6 +410,9 @@ impl RunConfig {
     /// The flags every replica gets besides its identity and files.
     pub(crate) fn replica_flags(&self) -> Vec<String> {
         let mut flags = vec!["--fsync".to_string(), self.fsync.name().to_string()];
+        if let Some(bugs) = &self.replica_bug {
+            flags.extend(["--bug".to_string(), bugs.clone()]);
+        }
         flags.extend(self.replica_args.iter().cloned());
         flags
     }
@@ -375,7 +420,11 @@ impl RunConfig {
     /// A command line that repeats this run (same settings, same seed).
     pub(crate) fn reproduce_command(&self) -> String {
         let default = RunConfig::default();
-        let mut cmd = String::from("cargo run --release -p harness -- run");
+        let mut cmd = if self.replica_bug.is_some() || self.client_bug.is_some() {
+            String::from("cargo run --release -p harness --features seeded-bugs -- run")
+        } else {
+            String::from("cargo run --release -p harness -- run")
+        };
         let mut flag = |name: &str, value: String| {
             cmd.push_str(&format!(" --{name} {}", shell_quote(&value)));
         };
@@ -459,6 +508,15 @@ impl RunConfig {
         }
         for arg in &self.replica_args {
             cmd.push_str(&format!(" --replica-arg={}", shell_quote(arg)));
+        }
+        if self.stop_on_violation {
+            cmd.push_str(" --stop-on-violation");
+        }
+        if let Some(bugs) = &self.replica_bug {
+            cmd.push_str(&format!(" --replica-bug {}", shell_quote(bugs)));
+        }
+        if let Some(bug) = &self.client_bug {
+            cmd.push_str(&format!(" --client-bug {}", shell_quote(bug)));
         }
         cmd
     }

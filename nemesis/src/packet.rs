@@ -4,7 +4,10 @@
 //!
 //! Written as `drop=0.1,delay=50ms~20ms,duplicate=0.05,reorder=0.05,replay=0.01`;
 //! `delay=50ms~20ms@0.5` delays only half the messages; `links=replicas` (or
-//! `clients`, default `all`) limits the faults to one kind of link.
+//! `clients`, default `all`) limits the faults to one kind of link, `to=1+2` to the
+//! links into those replicas, and `kinds=prepare+commit` to those message types (a
+//! selective omission: `drop=1,kinds=prepare,to=1` starves replica 1 of PREPAREs and
+//! nothing else).
 
 use crate::error::{Error, Result};
 use crate::link::Endpoint;
@@ -56,6 +59,10 @@ pub struct PacketSpec {
     pub replay: f64,
     /// The links affected.
     pub links: LinkScope,
+    /// Only messages to these replicas (empty: to any).
+    pub to: Vec<usize>,
+    /// Only messages of these types (empty: every type).
+    pub kinds: Vec<String>,
 }
 
 impl PacketSpec {
@@ -140,12 +147,34 @@ impl FromStr for PacketSpec {
                         }
                     }
                 }
+                "to" => {
+                    out.to = value
+                        .split('+')
+                        .map(|v| {
+                            v.trim().parse::<usize>().map_err(|_| {
+                                Error::spec(spec, format!("to={value}: expected ids like 1+2"))
+                            })
+                        })
+                        .collect::<Result<_>>()?;
+                }
+                "kinds" => {
+                    out.kinds = value.split('+').map(|k| k.trim().to_string()).collect();
+                    if let Some(bad) = out.kinds.iter().find(|k| !KINDS.contains(&k.as_str())) {
+                        return Err(Error::spec(
+                            spec,
+                            format!(
+                                "kinds: unknown message type {bad:?}; expected {}",
+                                KINDS.join(", ")
+                            ),
+                        ));
+                    }
+                }
                 other => {
                     return Err(Error::spec(
                         spec,
                         format!(
                             "unknown packet fault {other:?}; expected drop, delay, duplicate, \
-                             reorder, replay or links"
+                             reorder, replay, links, to or kinds"
                         ),
                     ))
                 }
@@ -185,9 +214,32 @@ impl fmt::Display for PacketSpec {
                 }
             ));
         }
+        if !self.to.is_empty() {
+            let ids: Vec<String> = self.to.iter().map(usize::to_string).collect();
+            parts.push(format!("to={}", ids.join("+")));
+        }
+        if !self.kinds.is_empty() {
+            parts.push(format!("kinds={}", self.kinds.join("+")));
+        }
         f.write_str(&parts.join(","))
     }
 }
+
+/// The message types `kinds=` may name.
+const KINDS: [&str; 12] = [
+    "request",
+    "pre-prepare",
+    "prepare",
+    "commit",
+    "checkpoint",
+    "status",
+    "relay",
+    "view-change",
+    "new-view",
+    "fetch-state",
+    "state",
+    "unparsed",
+];
 
 impl Rule for PacketSpec {
     fn on_message(&self, msg: &Message, rng: &mut ChaCha8Rng) -> Verdict {
@@ -197,6 +249,9 @@ impl Rule for PacketSpec {
                 | (LinkScope::Replicas, Endpoint::Replica(_))
                 | (LinkScope::Clients, Endpoint::Clients)
         );
+        let applies = applies
+            && (self.to.is_empty() || self.to.contains(&msg.link.to))
+            && (self.kinds.is_empty() || self.kinds.iter().any(|k| k == msg.kind));
         if !applies {
             return Verdict::Deliver;
         }
@@ -251,6 +306,8 @@ mod tests {
         );
         let again: PacketSpec = s.to_string().parse().unwrap();
         assert_eq!(again, s);
+        let sel: PacketSpec = "drop=1,kinds=prepare+commit,to=1+2".parse().unwrap();
+        assert_eq!(sel.to_string().parse::<PacketSpec>().unwrap(), sel);
         let d = PacketSpec::default_faults();
         assert_eq!(d.to_string().parse::<PacketSpec>().unwrap(), d);
     }
@@ -263,6 +320,8 @@ mod tests {
             ("delay=soon", "not a duration"),
             ("drop", "key=value"),
             ("links=some", "links=some"),
+            ("to=a", "ids like 1+2"),
+            ("kinds=vote", "unknown message type"),
         ] {
             let e = spec.parse::<PacketSpec>().unwrap_err().to_string();
             assert!(e.contains(says), "{spec}: {e}");

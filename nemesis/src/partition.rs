@@ -40,13 +40,16 @@ pub enum Topology {
     RandomHalves,
     /// Asymmetric: one random node still reaches every other, but none reaches it.
     OneWay,
+    /// A star around the node that is primary when the fault starts: it reaches every
+    /// node and every node reaches it, but the others no longer reach each other.
+    PrimaryStar,
     /// These nodes against the rest.
     Nodes(Vec<usize>),
 }
 
 impl Topology {
     /// Every named topology, for help texts and seeded choice.
-    pub const NAMED: [&'static str; 10] = [
+    pub const NAMED: [&'static str; 11] = [
         "one",
         "primary",
         "minority",
@@ -57,6 +60,7 @@ impl Topology {
         "halves",
         "random-halves",
         "one-way",
+        "primary-star",
     ];
 
     /// The name as written in specs.
@@ -138,6 +142,13 @@ impl Topology {
                 vec![sorted(a), sorted(b)]
             }
             Topology::Nodes(side) => two(sorted(side.clone())),
+            Topology::PrimaryStar => {
+                let center = primary % n;
+                (0..n)
+                    .filter(|&i| i != center)
+                    .map(|i| sorted(vec![center, i]))
+                    .collect()
+            }
             Topology::MajoritiesRing => {
                 nodes.shuffle(rng);
                 let reach = (n / 2 + 1).saturating_sub(1).div_ceil(2);
@@ -205,6 +216,7 @@ impl FromStr for Topology {
             "halves" => Topology::Halves,
             "random-halves" => Topology::RandomHalves,
             "one-way" => Topology::OneWay,
+            "primary-star" => Topology::PrimaryStar,
             other => {
                 return Err(Error::spec(
                     other,
@@ -341,6 +353,19 @@ mod tests {
             assert_eq!(distinct.len(), n, "{views:?}");
             for v in &views {
                 assert!(v.len() > n / 2, "{v:?} is not a majority of {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_primary_star_keeps_only_the_links_of_the_primary() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let (cut, comps) = Topology::PrimaryStar.resolve(4, 5, &mut rng);
+        assert_eq!(comps, vec![vec![0, 1], vec![1, 2], vec![1, 3]]);
+        for a in 0..4 {
+            for b in (0..4).filter(|&b| b != a) {
+                let kept = a == 1 || b == 1;
+                assert_eq!(!cut.contains(&Link::peer(a, b)), kept, "{a}->{b}");
             }
         }
     }

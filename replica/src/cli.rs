@@ -8,6 +8,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 
+#[cfg(feature = "seeded-bugs")]
+use crate::bugs::Bug;
+use crate::bugs::Bugs;
 use crate::config::{read_key_file, ClusterConfig, FsyncPolicy, ProtocolConfig};
 use crate::server::limits::ServerLimits;
 use crate::server::network::QueueLimits;
@@ -67,6 +70,25 @@ pub struct Args {
     /// Bytes queued to one peer at most; when full the oldest message is dropped.
     #[arg(long, default_value_t = ServerLimits::default().peer_queue.bytes)]
     pub peer_queue_bytes: usize,
+    /// Seeded protocol bugs to switch on, by name (comma-separated; `harness selftest`
+    /// only). Exists only in builds with the `seeded-bugs` feature.
+    #[cfg(feature = "seeded-bugs")]
+    #[arg(long = "bug", value_delimiter = ',', value_parser = Bug::parse)]
+    pub bugs: Vec<Bug>,
+}
+
+impl Args {
+    /// The seeded bugs asked for (none in a normal build).
+    fn seeded_bugs(&self) -> Bugs {
+        #[cfg(feature = "seeded-bugs")]
+        {
+            self.bugs.iter().fold(Bugs::NONE, |set, b| set.with(*b))
+        }
+        #[cfg(not(feature = "seeded-bugs"))]
+        {
+            Bugs::NONE
+        }
+    }
 }
 
 /// If set, the replica is killed when the process that started it dies.
@@ -114,6 +136,7 @@ async fn serve(args: Args, on_ready: impl FnOnce(SocketAddr) + Send) -> anyhow::
         .with_context(|| format!("loading cluster file {}", args.cluster.display()))?;
     let key = read_key_file(&args.key)
         .with_context(|| format!("loading key file {}", args.key.display()))?;
+    let bugs = args.seeded_bugs();
     let opts = ServerOptions {
         id: args.id,
         cluster,
@@ -130,6 +153,7 @@ async fn serve(args: Args, on_ready: impl FnOnce(SocketAddr) + Send) -> anyhow::
             checkpoint_interval: args.checkpoint_interval,
             log_window: args.log_window,
             view_change_timeout_ms: args.view_change_timeout_ms,
+            bugs,
             ..ProtocolConfig::default()
         },
         request_timeout: Duration::from_millis(args.request_timeout_ms),
@@ -142,6 +166,9 @@ async fn serve(args: Args, on_ready: impl FnOnce(SocketAddr) + Send) -> anyhow::
             },
         },
     };
+    if !opts.protocol.bugs.is_empty() {
+        tracing::warn!(bugs = ?opts.protocol.bugs.list(), "running with SEEDED BUGS (self-test build)");
+    }
     let server = Server::start(opts).await.context("starting the replica")?;
     let addr = server.local_addr()?;
     tracing::info!(%addr, "listening");

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use tokio::task::JoinSet;
 
+use crate::bugs::ClientBug;
 use crate::config::ClusterConfig;
 use crate::crypto::{parse_public_key, Signed};
 use crate::error::Error;
@@ -47,6 +48,8 @@ pub struct ClientProtocol {
     /// The current request's timestamp and each replica's (view, result).
     current: Option<(u64, Votes)>,
     last_quorum: Vec<ReplicaId>,
+    /// Seeded client bug (self-test only).
+    bug: Option<ClientBug>,
 }
 
 impl ClientProtocol {
@@ -66,7 +69,15 @@ impl ClientProtocol {
             last_timestamp: 0,
             current: None,
             last_quorum: Vec::new(),
+            bug: None,
         })
+    }
+
+    /// Switches a seeded client bug on (ignored without the `seeded-bugs` feature).
+    pub fn set_bug(&mut self, bug: ClientBug) {
+        if ClientBug::available() {
+            self.bug = Some(bug);
+        }
     }
 
     /// The primary of the newest view that f+1 matching replies vouched for.
@@ -142,14 +153,19 @@ impl ClientProtocol {
             .filter(|(_, (_, res))| *res == r.result)
             .map(|(i, (v, _))| (*i, *v))
             .collect();
-        if matching.len() > self.f {
+        // Seeded bug `accept-first-reply`: one reply is taken as the answer.
+        let needed = match self.bug {
+            Some(ClientBug::AcceptFirstReply) => 1,
+            None => self.f + 1,
+        };
+        if matching.len() >= needed {
             // The view comes from the quorum only: the highest view that f+1 of the
             // matching replies reached (so at least one correct replica is in it).
             // A single reply's view is no evidence: one Byzantine replica claiming a
             // high view would make the client send to it first, forever.
             let mut views: Vec<View> = matching.iter().map(|(_, v)| *v).collect();
             views.sort_unstable_by(|a, b| b.cmp(a));
-            self.view = self.view.max(views[self.f]);
+            self.view = self.view.max(views[needed - 1]);
             self.last_quorum = matching.iter().map(|(i, _)| *i).collect();
             self.current = None;
             return Some(r.result.clone());
@@ -274,6 +290,11 @@ impl Client {
     /// Sets the retransmission timeout (default 1 s).
     pub fn set_retransmit(&mut self, d: Duration) {
         self.retransmit = d;
+    }
+
+    /// Switches a seeded client bug on (ignored without the `seeded-bugs` feature).
+    pub fn set_bug(&mut self, bug: ClientBug) {
+        self.proto.set_bug(bug);
     }
 
     /// The client's protocol state.

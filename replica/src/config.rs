@@ -198,6 +198,9 @@ pub struct ProtocolConfig {
     /// Base view-change timeout T (ms): a backup waiting this long for a request to
     /// execute moves to the next view; each failed view change doubles it.
     pub view_change_timeout_ms: u64,
+    /// Seeded protocol bugs switched on (none unless built with `seeded-bugs` and
+    /// asked for: the harness's self-test).
+    pub bugs: crate::bugs::Bugs,
 }
 
 impl Default for ProtocolConfig {
@@ -210,6 +213,7 @@ impl Default for ProtocolConfig {
             log_window: 256,
             retransmit_ms: 300,
             view_change_timeout_ms: 1000,
+            bugs: crate::bugs::Bugs::NONE,
         }
     }
 }

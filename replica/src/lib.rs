@@ -24,7 +24,10 @@
 //! - [`local_cluster`]: start `replica` processes on loopback (tests, benchmark,
 //!   harness); kill/restart and pause/resume (SIGSTOP/SIGCONT) them.
 //! - [`error`]: the crate's error type.
+//! - [`bugs`]: deliberately planted protocol bugs for the harness's self-test
+//!   (switchable only with the `seeded-bugs` feature).
 
+pub mod bugs;
 pub mod cli;
 pub mod client;
 pub mod clock;

@@ -417,6 +417,7 @@ mod tests {
                 key: "k".into(),
                 value: serde_json::json!(1),
             },
+            false,
         );
         let key = SigningKey::from_bytes(&[1; 32]);
         let msg = PeerMessage::State(Box::new(Signed::sign(

@@ -148,14 +148,18 @@ impl KvStore {
 
     /// Executes a client's request exactly once: a timestamp not above the client's
     /// last one is not applied again. Returns the result if it was applied now.
+    ///
+    /// `again` (the seeded bug `no-client-dedupe` only) applies a repeat of the last
+    /// timestamp once more.
     pub fn execute(
         &mut self,
         client: ClientId,
         timestamp: u64,
         op: &Operation,
+        again: bool,
     ) -> Option<OpResult> {
         if let Some(last) = self.clients.get(&client) {
-            if timestamp <= last.timestamp {
+            if timestamp < last.timestamp || (timestamp == last.timestamp && !again) {
                 return None;
             }
         }
@@ -230,20 +234,23 @@ mod tests {
             key: "a".into(),
             value: json!(1),
         };
-        assert_eq!(s.execute(1, 10, &w), Some(OpResult::Write));
-        assert_eq!(s.execute(1, 10, &w), None);
+        assert_eq!(s.execute(1, 10, &w, false), Some(OpResult::Write));
+        assert_eq!(s.execute(1, 10, &w, false), None);
         let cas = Operation::Cas {
             key: "a".into(),
             from: json!(2),
             to: json!(3),
         };
-        assert_eq!(s.execute(1, 11, &cas), Some(OpResult::Cas { ok: false }));
+        assert_eq!(
+            s.execute(1, 11, &cas, false),
+            Some(OpResult::Cas { ok: false })
+        );
         let app = Operation::Append {
             key: "l".into(),
             value: json!(5),
         };
-        s.execute(2, 1, &app);
-        s.execute(2, 2, &app);
+        s.execute(2, 1, &app, false);
+        s.execute(2, 2, &app, false);
         assert_eq!(s.get("l"), Some(&json!([5, 5])));
         let r = Operation::Read { key: "zz".into() };
         assert_eq!(s.apply(&r), OpResult::Read { value: Value::Null });

@@ -305,6 +305,53 @@ fn n7_censoring_primary_is_replaced_and_the_censored_client_served() {
     censoring_primary(seed_from_env(807), 2);
 }
 
+/// Regression (found by `harness selftest`'s equivocation scenario against the correct
+/// build): only a missing NEW-VIEW doubled the view-change timeout. A view that was
+/// installed in time but then executed nothing was abandoned after T, and the next
+/// one after T again: under load, re-preparing a long O took longer than T, so the
+/// cluster changed views every T forever, even after the faults stopped. Here no
+/// PRE-PREPARE is delivered (NEW-VIEWs are), so no view executes anything: the timeout
+/// must grow, and once PRE-PREPAREs flow again every request completes.
+fn views_that_execute_nothing(seed: u64, f: usize) {
+    let mut sim = cluster(seed, f, 2, 6);
+    let n = 3 * f + 1;
+    info!("--- no PRE-PREPARE is delivered: every view executes nothing");
+    sim.link_filter = Some(Box::new(|_, _, m| !matches!(m, PeerMessage::PrePrepare(_))));
+    let all: Vec<usize> = (0..n).collect();
+    assert!(
+        sim.run_until(200 * T, |s| views(s, &all).iter().all(|v| *v >= 4)),
+        "views did not keep changing while nothing executed (waited 200T for view 4 \
+         everywhere, views {:?}); PBFT_SIM_SEED={seed}",
+        views(&sim, &all)
+    );
+    let timeouts: Vec<u64> = sim
+        .replicas
+        .iter()
+        .map(|r| r.status().view_change_timeout_ms)
+        .collect();
+    // Each replica doubles when its own timer expires (one that joined a view, or led
+    // it, did not), so not all by as much.
+    assert!(
+        timeouts.iter().all(|t| *t >= 2 * T) && timeouts.iter().any(|t| *t >= 4 * T),
+        "a view that executed nothing must double the timeout: after 4 such views every \
+         replica waits at least 2T and some 4T, got {timeouts:?} (T = {T}); \
+         PBFT_SIM_SEED={seed}"
+    );
+    info!("--- PRE-PREPAREs flow again");
+    sim.link_filter = None;
+    finish(&mut sim, &all, seed);
+}
+
+#[test]
+fn n4_views_that_execute_nothing_double_the_view_change_timeout() {
+    views_that_execute_nothing(seed_from_env(851), 1);
+}
+
+#[test]
+fn n7_views_that_execute_nothing_double_the_view_change_timeout() {
+    views_that_execute_nothing(seed_from_env(857), 2);
+}
+
 // --- forged VIEW-CHANGEs, wrong NEW-VIEW --------------------------------------------
 
 fn forged_view_changes(seed: u64, f: usize) {

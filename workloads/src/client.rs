@@ -49,6 +49,11 @@ impl PbftClient {
         })
     }
 
+    /// Switches a seeded client bug on (self-test builds only; ignored otherwise).
+    pub fn set_bug(&mut self, bug: replica::bugs::ClientBug) {
+        self.inner.set_bug(bug);
+    }
+
     /// The client identity.
     pub fn id(&self) -> u64 {
         self.inner.protocol().id()

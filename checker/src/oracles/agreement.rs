@@ -1,20 +1,22 @@
 //! Agreement: no two replicas executed different batches at one sequence number.
 //! Entries learnt by state transfer are not executions and are left out.
 
-use super::logs::ReplicaLog;
+use super::logs::{ExecutedEntry, ReplicaLog};
 use super::OracleResult;
 use std::collections::BTreeMap;
 
 /// Compares every sequence number across `logs`.
 pub fn agreement(logs: &[ReplicaLog]) -> OracleResult {
-    let mut by_seq: BTreeMap<u64, BTreeMap<&str, Vec<usize>>> = BTreeMap::new();
+    // Per seq, per digest: the replicas that executed it, and one of their entries.
+    let mut by_seq: BTreeMap<u64, BTreeMap<&str, (Vec<usize>, &ExecutedEntry)>> = BTreeMap::new();
     for log in logs {
         for e in log.executed() {
             by_seq
                 .entry(e.seq)
                 .or_default()
                 .entry(&e.digest)
-                .or_default()
+                .or_insert_with(|| (Vec::new(), e))
+                .0
                 .push(log.replica);
         }
     }
@@ -23,7 +25,13 @@ pub fn agreement(logs: &[ReplicaLog]) -> OracleResult {
         if digests.len() > 1 {
             let sides: Vec<String> = digests
                 .iter()
-                .map(|(d, rs)| format!("replicas {rs:?} executed {}", &d[..d.len().min(16)]))
+                .map(|(d, (rs, e))| {
+                    format!(
+                        "replicas {rs:?} executed {} {}",
+                        &d[..d.len().min(16)],
+                        batch_text(e)
+                    )
+                })
                 .collect();
             violations.push(format!("seq {seq}: {}", sides.join("; ")));
         }
@@ -34,6 +42,25 @@ pub fn agreement(logs: &[ReplicaLog]) -> OracleResult {
         logs.len()
     );
     OracleResult::from_violations("agreement", checked, violations)
+}
+
+/// The requests of an executed batch, briefly: `[client c t=ts, ...]` (the first few),
+/// or `(null batch)`.
+fn batch_text(e: &ExecutedEntry) -> String {
+    const SHOWN: usize = 4;
+    if e.requests.is_empty() {
+        return "(null batch)".into();
+    }
+    let mut parts: Vec<String> = e
+        .requests
+        .iter()
+        .take(SHOWN)
+        .map(|r| format!("client {} t={}", r.client, r.timestamp))
+        .collect();
+    if e.requests.len() > SHOWN {
+        parts.push(format!("{} more", e.requests.len() - SHOWN));
+    }
+    format!("[{}]", parts.join(", "))
 }
 
 #[cfg(test)]
@@ -75,6 +102,21 @@ mod tests {
         assert_eq!(r.evidence.len(), 1);
         assert!(
             r.evidence[0].contains("seq 2") && r.evidence[0].contains("[0, 2]"),
+            "{r:?}"
+        );
+        assert!(r.evidence[0].contains("(null batch)"), "{r:?}");
+    }
+
+    #[test]
+    fn a_violation_shows_the_requests_of_both_batches() {
+        let mut a = log(0, &["a"]);
+        a.entries[0].requests = vec![crate::oracles::ExecutedRequest {
+            client: 7,
+            timestamp: 42,
+        }];
+        let r = agreement(&[a, log(1, &["b"])]);
+        assert!(
+            r.evidence[0].contains("client 7 t=42") && r.evidence[0].contains("(null batch)"),
             "{r:?}"
         );
     }

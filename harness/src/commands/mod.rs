@@ -8,6 +8,7 @@ pub(crate) mod load;
 mod replica;
 mod report;
 mod run;
+mod selftest;
 mod serve;
 mod suite;
 
@@ -24,6 +25,7 @@ pub(crate) fn run(command: Command) -> Result<Exit, Failure> {
         Command::Replica(args) => replica::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Suite(args) => suite::run(&args),
+        Command::Selftest(args) => selftest::run(&args),
         Command::Compare(args) => compare::run(&args),
         Command::Serve(args) => serve::run(&args),
     }

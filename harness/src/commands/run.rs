@@ -29,6 +29,7 @@ use crate::progress::Progress;
 use crate::recorder::{Recorder, RecorderHandle};
 use crate::results::{counts, processes, FaultReport, RunResults, Window};
 use crate::run_config::RunConfig;
+use crate::safety_watch::{watch_safety, FirstViolation, Watched};
 use crate::shutdown::{interrupts, stop_flag, Stop};
 use crate::stats::Stats;
 use crate::store::{create_run_dir, write_json};
@@ -79,6 +80,7 @@ struct Driven {
     invoked: BTreeSet<ExecutedRequest>,
     proxy_counts: Option<BTreeMap<&'static str, LinkCounts>>,
     mutated: Option<MutationCounts>,
+    first_violation: Option<FirstViolation>,
 }
 
 async fn run_test(config: RunConfig, launcher: Launcher) -> Result<Exit, Failure> {
@@ -125,6 +127,7 @@ async fn run_test(config: RunConfig, launcher: Launcher) -> Result<Exit, Failure
         check: None,
         faults: FaultReport::default(),
         proxy: None,
+        first_violation: None,
     };
     let outcome = drive(&config, launcher, &run_dir)
         .await
@@ -208,6 +211,10 @@ fn finish(
         stall_ns: config.stall * 1_000_000_000,
     }
     .oracles();
+    let window = (driven.window.start, driven.window.end);
+    results.first_violation = driven
+        .first_violation
+        .or_else(|| dated_violation(&oracles, &check, window, &driven.crashes));
     let verdict = worst(oracles.iter().map(|o| o.verdict));
     results.verdict = Some(verdict);
     results.oracles = oracles;
@@ -218,6 +225,39 @@ fn finish(
         ));
     }
     Ok(verdict.into())
+}
+
+/// The first failed oracle, dated from its evidence where it has a time: the
+/// linearizability counterexample's operation, a crash; otherwise the end of the
+/// workload (when the oracles at the end saw it).
+fn dated_violation(
+    oracles: &[checker::oracles::OracleResult],
+    check: &checker::CheckResult,
+    (start, end): (u64, u64),
+    crashes: &[Crash],
+) -> Option<FirstViolation> {
+    let failed = oracles.iter().find(|o| o.verdict == Verdict::Invalid)?;
+    let since_start = |ns: u64| ns.saturating_sub(start) as f64 / 1e9;
+    let end = since_start(end);
+    let at_s = match failed.name.as_str() {
+        "linearizability" => check.counterexample.as_ref().map(|c| {
+            since_start(
+                c.unplaceable
+                    .complete_time
+                    .unwrap_or(c.unplaceable.invoke_time),
+            )
+        }),
+        "crashes" => crashes
+            .iter()
+            .map(|c| c.at_s - start as f64 / 1e9)
+            .find(|s| s.is_finite()),
+        _ => None,
+    };
+    Some(FirstViolation {
+        oracle: failed.name.clone(),
+        at_s: at_s.unwrap_or(end).clamp(0.0, end.max(0.0)),
+        evidence: failed.evidence.first().cloned().unwrap_or_default(),
+    })
 }
 
 /// Looks for replicas that exit on their own until `stop`.
@@ -273,8 +313,12 @@ async fn drive(config: &RunConfig, launcher: Launcher, run_dir: &Path) -> Result
     let window_start = recorder.handle().elapsed();
     let workload_start = tokio::time::Instant::now();
     let mut workers = Vec::with_capacity(config.concurrency);
+    let client_bug = config.client_bug()?;
     for slot in 0..slots {
-        let client = cluster.client(slot as usize)?;
+        let mut client = cluster.client(slot as usize)?;
+        if let Some(bug) = client_bug {
+            client.set_bug(bug);
+        }
         let generator = Generator::new(&generator, config.seed(), slot, slots)?;
         workers.push(tokio::spawn(run_slot(
             slot,
@@ -291,6 +335,21 @@ async fn drive(config: &RunConfig, launcher: Launcher, run_dir: &Path) -> Result
         recorder.handle(),
         watch_stop,
     ));
+    let (stop_safety, safety_stop) = stop_flag();
+    let (violation_tx, mut violation) = tokio::sync::watch::channel(None);
+    let safety = config.stop_on_violation.then(|| {
+        tokio::spawn(watch_safety(
+            Watched {
+                addrs: cluster.listen_addrs(),
+                recorder: recorder.handle(),
+                start: window_start,
+                fault: fault.clone(),
+                stall: Duration::from_secs(config.stall),
+            },
+            safety_stop,
+            violation_tx,
+        ))
+    });
     let faulty = !schedule.windows.is_empty();
     let (stop_nemesis, nemesis_stop) = stop_flag();
     let nemesis_task = faulty.then(|| {
@@ -306,18 +365,21 @@ async fn drive(config: &RunConfig, launcher: Launcher, run_dir: &Path) -> Result
             },
         )
     });
-    // The time limit, unless a signal comes first.
+    // The time limit, unless a signal (or, with --stop-on-violation, a violation)
+    // comes first.
     let mut interrupted = tokio::select! {
         biased;
         _ = interrupt.wait() => true,
+        _ = violation.wait_for(Option::is_some), if safety.is_some() => false,
         _ = tokio::time::sleep(Duration::from_secs(config.time_limit)) => false,
     };
+    let stopped_early = violation.borrow().is_some();
     stop_nemesis.stop();
     let applied = match nemesis_task {
         Some(task) => task.await.context("the nemesis task failed")?,
         None => Vec::new(),
     };
-    if faulty && !interrupted {
+    if faulty && !interrupted && !stopped_early {
         // The recovery window after the final heal, unless a signal comes first.
         interrupted = tokio::select! {
             biased;
@@ -349,6 +411,11 @@ async fn drive(config: &RunConfig, launcher: Launcher, run_dir: &Path) -> Result
     let interrupted = interrupted || interrupt.is_set();
     stop_watch.stop();
     let _ = watch.await;
+    stop_safety.stop();
+    if let Some(task) = safety {
+        let _ = task.await;
+    }
+    let first_violation = violation.borrow().clone();
     cluster.watch_crashes(recorder.handle().elapsed());
     let replicas = cluster.stop(STOP_GRACE);
     let crashes = cluster.crashes(&replicas);
@@ -382,5 +449,6 @@ async fn drive(config: &RunConfig, launcher: Launcher, run_dir: &Path) -> Result
         invoked,
         proxy_counts,
         mutated,
+        first_violation,
     })
 }

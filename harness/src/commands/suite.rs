@@ -140,7 +140,7 @@ pub(crate) fn run(args: &SuiteArgs) -> Result<Exit, Failure> {
 }
 
 /// Runs one cell with `harness run --config` and reads back what it stored.
-fn run_cell(cell: &Cell, suite_dir: &Path) -> Result<SuiteRun> {
+pub(super) fn run_cell(cell: &Cell, suite_dir: &Path) -> Result<SuiteRun> {
     let configs = suite_dir.join("configs");
     std::fs::create_dir_all(&configs).context("cannot create configs/")?;
     let mut table = cell.table.clone();

@@ -32,8 +32,13 @@ use std::str::FromStr;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mutator {
-    /// Different PRE-PREPAREs for one (view, seq) to different backups.
+    /// Different PRE-PREPAREs for one (view, seq) to different backups: the real batch
+    /// or the null batch, by a seeded coin per receiver.
     Equivocate,
+    /// Both PRE-PREPAREs for one (view, seq), the real batch and the null batch, to
+    /// every backup, in an order the seed picks per backup (what a primary and its
+    /// twin with the same key would send).
+    Twin,
     /// Different PREPARE / COMMIT digests to different receivers.
     DoubleVote,
     /// View or sequence number ±1, or a digest from another slot.
@@ -59,8 +64,9 @@ pub(crate) const WITHHOLDABLE: [&str; 2] = ["commit", "checkpoint"];
 
 impl Mutator {
     /// Every mutator.
-    pub const ALL: [Mutator; 10] = [
+    pub const ALL: [Mutator; 11] = [
         Mutator::Equivocate,
+        Mutator::Twin,
         Mutator::DoubleVote,
         Mutator::Shift,
         Mutator::ForgeViewChange,
@@ -76,6 +82,7 @@ impl Mutator {
     pub fn name(self) -> &'static str {
         match self {
             Mutator::Equivocate => "equivocate",
+            Mutator::Twin => "twin",
             Mutator::DoubleVote => "double-vote",
             Mutator::Shift => "shift",
             Mutator::ForgeViewChange => "forge-view-change",
@@ -113,6 +120,7 @@ impl Mutator {
     pub(crate) fn probability(self) -> f64 {
         match self {
             Mutator::Equivocate
+            | Mutator::Twin
             | Mutator::DoubleVote
             | Mutator::ForgeViewChange
             | Mutator::BadNewView => 1.0,
@@ -124,7 +132,7 @@ impl Mutator {
     /// act elsewhere; `withhold` is applied before any choice).
     pub(crate) fn applies_to(self, kind: &str) -> bool {
         match self {
-            Mutator::Equivocate => kind == "pre-prepare",
+            Mutator::Equivocate | Mutator::Twin => kind == "pre-prepare",
             Mutator::DoubleVote => matches!(kind, "prepare" | "commit"),
             Mutator::Shift => matches!(kind, "pre-prepare" | "prepare" | "commit" | "checkpoint"),
             Mutator::ForgeViewChange => kind == "view-change",
@@ -149,8 +157,14 @@ impl Mutator {
             (Mutator::Equivocate, PeerMessage::PrePrepare(mut p)) => {
                 let h = &p.header.body;
                 let slot = (h.view, h.seq, ctx.receiver);
-                // Every other receiver (by id and seq) gets the null batch instead.
-                if (ctx.receiver as u64 + h.seq) % 2 == 1 || p.batch.is_empty() {
+                // Each receiver gets the real batch or the null batch, by a coin of the
+                // seeded stream tossed once per (view, seq, receiver): a retransmission
+                // repeats what the receiver was told.
+                let honest = match ctx.equivocated.get(&slot) {
+                    Some(d) => *d == h.digest,
+                    None => p.batch.is_empty() || ctx.rng.gen_bool(0.5),
+                };
+                if honest {
                     ctx.equivocated.insert(slot, h.digest);
                     return None;
                 }
@@ -158,6 +172,27 @@ impl Mutator {
                 p.header.body.digest = batch_digest(&p.batch);
                 ctx.equivocated.insert(slot, p.header.body.digest);
                 one(PeerMessage::PrePrepare(p), ctx.key)
+            }
+            (Mutator::Twin, PeerMessage::PrePrepare(p)) => {
+                if p.batch.is_empty() {
+                    return None;
+                }
+                let h = &p.header.body;
+                let slot = (h.view, h.seq, ctx.receiver);
+                let mut null = p.clone();
+                null.batch.clear();
+                null.header.body.digest = batch_digest(&null.batch);
+                let (first, second) = if ctx.rng.gen_bool(0.5) {
+                    (p, null)
+                } else {
+                    (null, p)
+                };
+                // Double votes follow the one the receiver hears last.
+                ctx.equivocated.insert(slot, second.header.body.digest);
+                Some(vec![
+                    encode(&resign(PeerMessage::PrePrepare(first), ctx.key))?,
+                    encode(&resign(PeerMessage::PrePrepare(second), ctx.key))?,
+                ])
             }
             (Mutator::DoubleVote, PeerMessage::Prepare(mut m)) => {
                 m.body.digest = ctx.vote_digest(m.body.view, m.body.seq, m.body.digest);

@@ -4,8 +4,37 @@
 
 use std::collections::BTreeMap;
 
+use crate::bugs::{Bug, Bugs};
 use crate::crypto::{Digest, Signed};
 use crate::messages::{Commit, PrePrepareMsg, Prepare, PreparedCert, ReplicaId, Seq, View};
+
+/// How votes are counted: the paper's quorums (2f PREPAREs, 2f+1 COMMITs, matching
+/// the PRE-PREPARE's digest), or a seeded bug's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Counting {
+    /// PREPAREs from backups that make a slot prepared.
+    pub prepares: usize,
+    /// COMMITs that make a slot committed.
+    pub commits: usize,
+    /// Votes count whatever digest they carry ([`Bug::NoDigestCheck`]).
+    pub any_digest: bool,
+}
+
+impl Counting {
+    /// The paper's quorums for `f` faulty replicas.
+    pub fn correct(f: usize) -> Counting {
+        Counting::of(Bugs::NONE, f)
+    }
+
+    /// The quorums a replica with `bugs` uses.
+    pub fn of(bugs: Bugs, f: usize) -> Counting {
+        Counting {
+            prepares: bugs.prepares_needed(f),
+            commits: bugs.commits_needed(f),
+            any_digest: bugs.has(Bug::NoDigestCheck),
+        }
+    }
+}
 
 /// The certificate for one sequence number.
 #[derive(Clone, Debug, Default)]
@@ -35,15 +64,15 @@ impl Slot {
     }
 
     /// prepared(m, v, n): pre-prepare plus 2f matching PREPAREs from distinct backups.
-    pub fn prepared(&self, f: usize) -> bool {
+    pub fn prepared(&self, c: Counting) -> bool {
         let Some(d) = self.digest() else { return false };
         let v = self.view;
         let matching = self
             .prepares
             .values()
-            .filter(|p| p.body.digest == d && p.body.view == v)
+            .filter(|p| (c.any_digest || p.body.digest == d) && p.body.view == v)
             .count();
-        matching >= 2 * f
+        matching >= c.prepares
     }
 
     /// 2f+1 matching COMMITs for the accepted pre-prepare (from distinct replicas).
@@ -51,22 +80,23 @@ impl Slot {
     /// committed-local is `prepared && commit_quorum`; a replica that missed the
     /// PREPAREs may also execute on pre-prepare + 2f+1 commits, since those prove
     /// that at least f+1 correct replicas prepared it.
-    pub fn commit_quorum(&self, f: usize) -> bool {
+    pub fn commit_quorum(&self, c: Counting) -> bool {
         let Some(d) = self.digest() else { return false };
         let v = self.view;
         let matching = self
             .commits
             .values()
-            .filter(|c| c.body.digest == d && c.body.view == v)
+            .filter(|m| (c.any_digest || m.body.digest == d) && m.body.view == v)
             .count();
-        matching > 2 * f
+        matching >= c.commits
     }
 
     /// The prepared certificate, if prepared (for VIEW-CHANGE).
-    pub fn prepared_cert(&self, f: usize) -> Option<PreparedCert> {
-        if !self.prepared(f) {
+    pub fn prepared_cert(&self, c: Counting) -> Option<PreparedCert> {
+        if !self.prepared(c) {
             return None;
         }
+
         let d = self.digest()?;
         Some(PreparedCert {
             pre_prepare: self.pre_prepare.clone()?,
@@ -74,7 +104,7 @@ impl Slot {
                 .prepares
                 .values()
                 .filter(|p| p.body.digest == d)
-                .take(2 * f)
+                .take(c.prepares)
                 .cloned()
                 .collect(),
         })
@@ -136,11 +166,11 @@ impl MessageLog {
 
     /// Garbage-collects every slot at or below `seq`, archiving committed
     /// certificates and keeping the archive above `keep_above`.
-    pub fn truncate_through(&mut self, seq: Seq, keep_above: Seq, f: usize) {
+    pub fn truncate_through(&mut self, seq: Seq, keep_above: Seq, c: Counting) {
         let rest = self.slots.split_off(&(seq + 1));
         let old = std::mem::replace(&mut self.slots, rest);
         for (s, slot) in old {
-            if !slot.commit_quorum(f) {
+            if !slot.commit_quorum(c) {
                 continue;
             }
             let (Some(pp), Some(d)) = (slot.pre_prepare.clone(), slot.digest()) else {

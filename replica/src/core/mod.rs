@@ -186,6 +186,9 @@ pub struct Replica {
     pub(crate) active: bool,
     /// Current view-change timeout (T, 2T, 4T, ...).
     pub(crate) vc_timeout_ms: u64,
+    /// Whether a client request executed since the current view was installed (true
+    /// for the initial view): a view that ends without one doubles the timeout.
+    pub(crate) executed_in_view: bool,
     /// When the view-change timer fires, if armed.
     pub(crate) vc_deadline: Option<u64>,
     /// The client request `(client, timestamp)` the running view-change timer waits
@@ -253,6 +256,7 @@ impl Replica {
             rejected: 0,
             active: true,
             vc_timeout_ms: params.view_change_timeout_ms,
+            executed_in_view: true,
             vc_deadline: None,
             vc_waiting_for: None,
             vc_msgs: BTreeMap::new(),
@@ -352,6 +356,16 @@ impl Replica {
     /// High watermark H = h + L.
     pub(crate) fn high(&self) -> Seq {
         self.low + self.params.log_window
+    }
+
+    /// How this replica counts votes (the paper's quorums unless a seeded bug is on).
+    pub(crate) fn counting(&self) -> log::Counting {
+        log::Counting::of(self.params.bugs, self.f)
+    }
+
+    /// Whether the seeded bug `bug` is switched on (never in a normal build).
+    pub(crate) fn bug(&self, bug: crate::bugs::Bug) -> bool {
+        self.params.bugs.has(bug)
     }
 
     pub(crate) fn in_window(&self, seq: Seq) -> bool {

@@ -80,6 +80,7 @@ pub fn check_new_view(
     n: usize,
     f: usize,
     window: Seq,
+    prepares: usize,
 ) -> Result<NewViewPlan, String> {
     let primary = (nv.view % n as u64) as ReplicaId;
     if nv.replica != primary {
@@ -96,7 +97,7 @@ pub fn check_new_view(
         if !senders.insert(vc.body.replica) {
             return Err("two VIEW-CHANGEs from one replica".into());
         }
-        check_view_change(&vc.body, n, f, window)?;
+        check_view_change(&vc.body, n, f, window, prepares)?;
     }
     if senders.len() <= 2 * f {
         return Err(format!("{} of {} VIEW-CHANGEs", senders.len(), 2 * f + 1));
@@ -181,7 +182,8 @@ impl Replica {
         if view < self.view || (view == self.view && self.active) {
             return;
         }
-        match check_new_view(&m.body, self.n, self.f, self.params.log_window) {
+        let prepares = self.counting().prepares;
+        match check_new_view(&m.body, self.n, self.f, self.params.log_window, prepares) {
             Ok(plan) => self.install_new_view(m, plan, out),
             Err(e) => {
                 self.reject(out, "new-view", e);
@@ -211,6 +213,7 @@ impl Replica {
         // The timeout stays as it is (T, 2T, ...) until a request executes in this
         // view (`execute`), as in PBFT: a new primary gets the longer one to prove itself.
         self.view_installed_at_ms = now;
+        self.executed_in_view = false;
         self.vc_msgs = self.vc_msgs.split_off(&(view + 1));
         self.vc_answers.retain(|(_, v), _| *v >= view);
         self.pending.clear();
@@ -266,7 +269,7 @@ impl Replica {
                 },
             );
             out.push(Output::Persist(Record::PrePrepare(pp.clone())));
-            if !primary {
+            if !primary && !self.bug(crate::bugs::Bug::NoPrePrepare) {
                 let prepare = Signed::sign(
                     Prepare {
                         view,
@@ -418,7 +421,7 @@ mod tests {
             vc(2, 0, vec![cert(0, 3, vec![a.clone()])]),
         ];
         for v in &vcs {
-            check_view_change(v, 4, 1, 16).unwrap();
+            check_view_change(v, 4, 1, 16, 2).unwrap();
         }
         let refs: Vec<&ViewChange> = vcs.iter().collect();
         let plan = compute_o(&refs);
@@ -450,20 +453,20 @@ mod tests {
     fn bad_certificates_are_refused() {
         let mut short = cert(1, 3, vec![request(1)]);
         short.prepares.pop();
-        assert!(check_view_change(&vc(0, 0, vec![short]), 4, 1, 16).is_err());
+        assert!(check_view_change(&vc(0, 0, vec![short]), 4, 1, 16, 2).is_err());
         let mut swapped = cert(1, 3, vec![request(1)]);
         swapped.pre_prepare.batch = vec![request(2)];
-        assert!(check_view_change(&vc(0, 0, vec![swapped]), 4, 1, 16).is_err());
+        assert!(check_view_change(&vc(0, 0, vec![swapped]), 4, 1, 16, 2).is_err());
         let future = cert(5, 3, vec![request(1)]);
-        assert!(check_view_change(&vc(0, 0, vec![future]), 4, 1, 16).is_err());
+        assert!(check_view_change(&vc(0, 0, vec![future]), 4, 1, 16, 2).is_err());
         let outside = cert(1, 40, vec![request(1)]);
-        assert!(check_view_change(&vc(0, 0, vec![outside]), 4, 1, 16).is_err());
+        assert!(check_view_change(&vc(0, 0, vec![outside]), 4, 1, 16, 2).is_err());
         let mut from_primary = cert(1, 3, vec![request(1)]);
         from_primary.prepares[0].body.replica = 1;
-        assert!(check_view_change(&vc(0, 0, vec![from_primary]), 4, 1, 16).is_err());
+        assert!(check_view_change(&vc(0, 0, vec![from_primary]), 4, 1, 16, 2).is_err());
         let mut short_proof = vc(0, 8, vec![]);
         short_proof.checkpoint_proof.pop();
-        assert!(check_view_change(&short_proof, 4, 1, 16).is_err());
-        assert!(check_view_change(&vc(0, 8, vec![]), 4, 1, 16).is_ok());
+        assert!(check_view_change(&short_proof, 4, 1, 16, 2).is_err());
+        assert!(check_view_change(&vc(0, 8, vec![]), 4, 1, 16, 2).is_ok());
     }
 }

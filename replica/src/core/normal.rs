@@ -1,6 +1,7 @@
 //! The normal case: REQUEST -> PRE-PREPARE -> PREPARE -> COMMIT -> execute -> REPLY,
 //! with batching at the primary.
 
+use crate::bugs::Bug;
 use crate::crypto::Signed;
 use crate::messages::{
     batch_digest, Commit, PeerMessage, PrePrepare, PrePrepareMsg, Prepare, Reply, Request, Seq,
@@ -19,7 +20,7 @@ impl Replica {
     ) {
         let (client, t) = (req.body.client, req.body.timestamp);
         if let Some(last) = self.state.last_reply(client) {
-            if t == last.timestamp {
+            if t == last.timestamp && !self.bug(Bug::NoClientDedupe) {
                 // Exactly-once: re-send the stored result instead of executing again.
                 let result = last.result.clone();
                 self.send_reply(client, t, result, out);
@@ -153,19 +154,34 @@ impl Replica {
             return self.reject(out, "pre-prepare", "digest does not match the batch");
         }
         let (view, now) = (self.view, self.now_ms);
+        let second_replaces = self.bug(Bug::AcceptSecondPrePrepare);
         let slot = self.log.slot_mut(h.seq, view, now);
         if let Some(d) = slot.digest() {
-            if d != h.digest {
+            if d != h.digest && second_replaces && !slot.executed {
+                // Seeded bug: the slot starts over with the second PRE-PREPARE.
+                *slot = super::log::Slot {
+                    view,
+                    created_ms: now,
+                    ..Default::default()
+                };
+            } else if d != h.digest {
                 return self.reject(
                     out,
                     "pre-prepare",
                     format!("conflicting digest for seq {}", h.seq),
                 );
+            } else {
+                return;
             }
-            return;
         }
         slot.pre_prepare = Some(m.clone());
         out.push(Output::Persist(Record::PrePrepare(m)));
+        if self.bug(Bug::NoPrePrepare) {
+            // Seeded variant: the primary's proposal is its PREPARE, and a backup
+            // COMMITs on it at once (no round of backup PREPAREs agreeing on one
+            // digest per view and sequence number).
+            return self.advance(h.seq, out);
+        }
         let prepare = Signed::sign(
             Prepare {
                 view: h.view,
@@ -262,14 +278,18 @@ impl Replica {
 
     /// Sends COMMIT once prepared, then executes whatever is committed in order.
     pub(crate) fn advance(&mut self, seq: Seq, out: &mut Vec<Output>) {
-        let (f, id, key) = (self.f, self.id, self.key.clone());
+        let (counting, id, key) = (self.counting(), self.id, self.key.clone());
+        // Seeded bug: the COMMIT leaves unwritten, so a crash forgets it.
+        let persist = !self.bug(Bug::LostOnRestart);
         if let Some(slot) = self.log.get_mut(seq) {
-            if slot.my_commit.is_none() && slot.prepared(f) {
-                if let Some(cert) = slot.prepared_cert(f) {
-                    out.push(Output::Persist(Record::Prepares {
-                        seq,
-                        prepares: cert.prepares.clone(),
-                    }));
+            if slot.my_commit.is_none() && slot.prepared(counting) {
+                if let Some(cert) = slot.prepared_cert(counting) {
+                    if persist {
+                        out.push(Output::Persist(Record::Prepares {
+                            seq,
+                            prepares: cert.prepares.clone(),
+                        }));
+                    }
                     self.prepared_certs.insert(seq, cert);
                 }
                 let commit = Signed::sign(
@@ -283,7 +303,9 @@ impl Replica {
                 );
                 slot.commits.insert(id, commit.clone());
                 slot.my_commit = Some(commit.clone());
-                out.push(Output::Persist(Record::Commit(commit.clone())));
+                if persist {
+                    out.push(Output::Persist(Record::Commit(commit.clone())));
+                }
                 out.push(Output::Broadcast(PeerMessage::Commit(commit)));
             }
         }
@@ -292,12 +314,14 @@ impl Replica {
 
     /// Executes committed batches strictly in sequence order.
     pub(crate) fn execute_ready(&mut self, out: &mut Vec<Output>) {
+        let counting = self.counting();
+        // Seeded bug: prepared is taken for committed.
+        let on_prepared = self.bug(Bug::ExecuteOnPrepared);
         loop {
             let next = self.last_executed + 1;
-            let ready = self
-                .log
-                .get(next)
-                .is_some_and(|s| !s.executed && s.commit_quorum(self.f));
+            let ready = self.log.get(next).is_some_and(|s| {
+                !s.executed && (s.commit_quorum(counting) || (on_prepared && s.prepared(counting)))
+            });
             if !ready {
                 break;
             }
@@ -322,7 +346,8 @@ impl Replica {
         for r in &pp.batch {
             let (client, t) = (r.body.client, r.body.timestamp);
             self.in_progress.remove(&(client, t));
-            if let Some(result) = self.state.execute(client, t, &r.body.op) {
+            let again = self.params.bugs.has(Bug::NoClientDedupe);
+            if let Some(result) = self.state.execute(client, t, &r.body.op, again) {
                 replies.push((client, t, result));
                 applied.push(RequestId {
                     client,
@@ -335,6 +360,7 @@ impl Replica {
             // A request executed: the view works, back to the base timeout (PBFT keeps
             // the doubled one until then, so timers do not race a new primary).
             self.vc_timeout_ms = self.params.view_change_timeout_ms;
+            self.executed_in_view = true;
         }
         self.last_executed = seq;
         self.last_progress_ms = self.now_ms;

@@ -106,12 +106,13 @@ impl Replica {
                     }
                 }
                 Record::Prepares { seq, prepares } => {
+                    let counting = r.counting();
                     if let Some(slot) = r.log.get_mut(seq) {
                         // Only votes of the slot's view; a newer vote replaces an older.
                         for p in prepares.into_iter().filter(|p| p.body.view == slot.view) {
                             slot.prepares.insert(p.body.replica, p);
                         }
-                        if let Some(cert) = slot.prepared_cert(r.f) {
+                        if let Some(cert) = slot.prepared_cert(counting) {
                             r.prepared_certs.insert(seq, cert);
                         }
                     }

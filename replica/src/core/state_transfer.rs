@@ -317,7 +317,7 @@ impl Replica {
         self.stable_proof = proof.clone();
         self.stable_state = state.clone();
         let keep_above = seq.saturating_sub(self.params.log_window);
-        self.log.truncate_through(seq, keep_above, self.f);
+        self.log.truncate_through(seq, keep_above, self.counting());
         self.snapshots = self.snapshots.split_off(&(seq + 1));
         self.checkpoint_votes = self.checkpoint_votes.split_off(&seq);
         self.prepared_certs = self.prepared_certs.split_off(&(seq + 1));

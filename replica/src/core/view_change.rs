@@ -16,6 +16,7 @@
 //! Signatures inside a VIEW-CHANGE are checked by the shell's `Verifier`; the pure
 //! functions here check what the signed messages claim.
 
+use crate::bugs::Bug;
 use crate::crypto::{Digest, Signed};
 use crate::messages::{
     batch_digest, Checkpoint, PeerMessage, PreparedCert, ReplicaId, Seq, View, ViewChange,
@@ -65,14 +66,14 @@ pub fn check_checkpoint_proof(
 /// Checks a prepared certificate carried by VIEW-CHANGE(`view`) whose stable
 /// checkpoint is `stable`: a PRE-PREPARE from the primary of its view, for a view
 /// below `view` and a sequence number in `(stable, stable + window]`, matching its
-/// batch, and 2f matching PREPAREs from distinct backups of that view.
+/// batch, and `prepares` (2f) matching PREPAREs from distinct backups of that view.
 pub fn check_prepared_cert(
     cert: &PreparedCert,
     view: View,
     stable: Seq,
     window: Seq,
     n: usize,
-    f: usize,
+    prepares: usize,
 ) -> Result<(), String> {
     let h = &cert.pre_prepare.header.body;
     let primary = (h.view % n as u64) as ReplicaId;
@@ -101,27 +102,34 @@ pub fn check_prepared_cert(
             return Err(format!("prepare for seq {}: bad or repeated sender", h.seq));
         }
     }
-    if senders.len() < 2 * f {
+    if senders.len() < prepares {
         return Err(format!(
             "certificate for seq {} has {} of {} PREPAREs",
             h.seq,
             senders.len(),
-            2 * f
+            prepares
         ));
     }
     Ok(())
 }
 
 /// Validates a VIEW-CHANGE's contents (not its signatures): sender, checkpoint
-/// proof, and every prepared certificate (at most one per sequence number).
-pub fn check_view_change(vc: &ViewChange, n: usize, f: usize, window: Seq) -> Result<(), String> {
+/// proof, and every prepared certificate (at most one per sequence number) with
+/// `prepares` (2f) PREPAREs.
+pub fn check_view_change(
+    vc: &ViewChange,
+    n: usize,
+    f: usize,
+    window: Seq,
+    prepares: usize,
+) -> Result<(), String> {
     if vc.replica as usize >= n {
         return Err(format!("unknown sender {}", vc.replica));
     }
     check_checkpoint_proof(vc.stable_seq, &vc.checkpoint_proof, n, f)?;
     let mut seqs = std::collections::BTreeSet::new();
     for cert in &vc.prepared {
-        check_prepared_cert(cert, vc.view, vc.stable_seq, window, n, f)?;
+        check_prepared_cert(cert, vc.view, vc.stable_seq, window, n, prepares)?;
         if !seqs.insert(cert.pre_prepare.header.body.seq) {
             return Err("two certificates for one sequence number".into());
         }
@@ -177,6 +185,13 @@ impl Replica {
                         view = self.view,
                         "request not executed in time: view change"
                     );
+                    // A view that executed nothing failed like a missing NEW-VIEW: the
+                    // next one gets twice as long (PBFT §4.5.2). Otherwise a new view
+                    // whose O takes longer than T to re-prepare is abandoned at T, over
+                    // and over.
+                    if !self.executed_in_view {
+                        self.vc_timeout_ms = self.vc_timeout_ms.saturating_mul(2);
+                    }
                     self.start_view_change(self.view + 1, out);
                 }
                 Some(at) => out.push(Output::SetTimer { at_ms: at }),
@@ -243,11 +258,15 @@ impl Replica {
                 view,
                 stable_seq: self.low,
                 checkpoint_proof: self.stable_proof.clone(),
-                prepared: self
-                    .prepared_certs
-                    .range(self.low + 1..=self.high())
-                    .map(|(_, c)| c.clone())
-                    .collect(),
+                // Seeded bug `drop-prepared-certs`: the certificates stay home.
+                prepared: if self.bug(Bug::DropPreparedCerts) {
+                    Vec::new()
+                } else {
+                    self.prepared_certs
+                        .range(self.low + 1..=self.high())
+                        .map(|(_, c)| c.clone())
+                        .collect()
+                },
                 replica: self.id,
             },
             &self.key,
@@ -302,7 +321,9 @@ impl Replica {
             }
             return;
         }
-        if let Err(e) = check_view_change(&m.body, self.n, self.f, self.params.log_window) {
+        let prepares = self.counting().prepares;
+        if let Err(e) = check_view_change(&m.body, self.n, self.f, self.params.log_window, prepares)
+        {
             return self.reject(out, "view-change", e);
         }
         if self

@@ -5,7 +5,7 @@
 //! | `POST /pbft` | a [`PeerMessage`] from another replica (202 accepted, 403 bad signature) |
 //! | `POST /request` | a signed client request; answers with this replica's signed REPLY once executed, or 504 `{"error":"timeout"}` |
 //! | `GET /status` | [`ReplicaStatus`] |
-//! | `GET /log` | `[{"seq":n,"digest":hex,"requests":[{"client":c,"timestamp":t}]}, ...]`, every executed sequence number (`"transferred":true` marks one learnt by state transfer) |
+//! | `GET /log` | `[{"seq":n,"digest":hex,"requests":[{"client":c,"timestamp":t}]}, ...]`, every executed sequence number (`"transferred":true` marks one learnt by state transfer); `?from=SEQ` gives those at or above `SEQ` |
 //! | `GET /clock`, `POST /clock` | [`ClockSettings`] `{"offset_ms":i64,"rate":f64}` |
 //!
 //! Signatures are verified in the request handlers (on tokio's worker threads), so
@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -247,11 +247,22 @@ async fn status(State(s): State<AppState>) -> Response {
     }
 }
 
-async fn log(State(s): State<AppState>) -> Response {
+/// `GET /log?from=SEQ`: only the entries at or above `SEQ` (for watchers that poll).
+#[derive(Debug, serde::Deserialize)]
+struct LogQuery {
+    from: Option<u64>,
+}
+
+async fn log(State(s): State<AppState>, Query(q): Query<LogQuery>) -> Response {
     let (tx, rx) = oneshot::channel();
     let _ = s.core.send(CoreMsg::Log(tx)).await;
     match rx.await {
-        Ok(h) => Json::<Vec<LogEntry>>(h).into_response(),
+        Ok(mut h) => {
+            if let Some(from) = q.from {
+                h.retain(|e| e.seq >= from);
+            }
+            Json::<Vec<LogEntry>>(h).into_response()
+        }
         Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
     }
 }

@@ -23,6 +23,7 @@ pub fn poison_state(_to: usize, m: PeerMessage, key: &SigningKey) -> Option<Peer
                     key: "poison".into(),
                     value: json!(true),
                 },
+                false,
             );
             Some(PeerMessage::State(Box::new(Signed::sign(body, key))))
         }

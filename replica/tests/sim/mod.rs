@@ -547,5 +547,6 @@ pub fn small_params(view_change_timeout_ms: u64) -> ProtocolConfig {
         log_window: 16,
         retransmit_ms: 100,
         view_change_timeout_ms,
+        bugs: replica::bugs::Bugs::NONE,
     }
 }
