@@ -2,16 +2,16 @@
 //! proxy's own to the link's replica.
 //!
 //! While the proxy is healed (no rule, no Byzantine replica) a message takes the fast
-//! path: it is counted by its type tag alone, written to the paired connection as it
-//! came, and the replica's answer is written back; one task does all of it, with no
-//! decoding of the body. With any rule or Byzantine replica installed the
-//! message goes to [`handle`](super::handle), which applies them. Either way the
-//! sender waits for the answer, as it would waiting for the replica itself.
+//! path: it is counted by its type tag alone, its body goes unchanged to the paired
+//! connection, and the replica's answer comes back; one task does all of it, with no
+//! decoding of the body and no hand-over to another task. With any rule or Byzantine
+//! replica installed the message goes to [`handle`](super::handle), which applies
+//! them. Either way the sender waits for the answer, as it would wait for the replica.
 //!
 //! The paired connection is opened at the first fast-path message and kept while the
 //! sender's is; if the replica closes it while it is idle (it exited or restarted), the
-//! next message opens a new one. Any error or time-out on it answers the sender 503,
-//! as a failed forward always has, and drops it.
+//! next message opens a new one. Any other error or a time-out on it answers the sender
+//! 503, as a failed forward always has, and drops it.
 
 use super::wire::{Answer, Conn, Request, Response};
 use super::{handle, Shared, BODY_LIMIT, PEER_TIMEOUT, REQUEST_TIMEOUT};
@@ -165,7 +165,6 @@ async fn forward_paired(
 mod tests {
     use super::super::Proxy;
     use super::*;
-    use crate::message::Message;
     use crate::rule::Rule;
     use rand_chacha::ChaCha8Rng;
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -16,8 +16,8 @@
 //! | replay | forward, and forward an earlier message of the link again | same |
 //!
 //! While no rule and no Byzantine replica is installed, a message takes a fast path
-//! ([`conn`]): counted by its type tag alone and passed over a connection of the
-//! proxy's own paired with the sender's, with the same answers as "deliver" above.
+//! (the `conn` module): counted by its type tag alone and passed over a connection of
+//! the proxy's own paired with the sender's, with the same answers as "deliver" above.
 //!
 //! With Byzantine replicas installed ([`Proxy::install_byzantine`]), a faulty
 //! replica's outgoing messages are first rewritten by its mutators (the results then
