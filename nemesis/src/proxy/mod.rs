@@ -15,12 +15,18 @@
 //! | hold | answer 202, forward after the link's next message (or after 100 ms) | forward after 50 ms |
 //! | replay | forward, and forward an earlier message of the link again | same |
 //!
+//! While no rule and no Byzantine replica is installed, a message takes a fast path
+//! (the `conn` module): counted by its type tag alone and passed over a connection of
+//! the proxy's own paired with the sender's, with the same answers as "deliver" above.
+//!
 //! With Byzantine replicas installed ([`Proxy::install_byzantine`]), a faulty
 //! replica's outgoing messages are first rewritten by its mutators (the results then
 //! meet the rules like any message), its replies to clients may be lies, and requests
 //! of a censored client never reach it.
 
+mod conn;
 mod counters;
+mod wire;
 
 pub use counters::LinkCounts;
 
@@ -30,9 +36,7 @@ use crate::link::Link;
 use crate::message::Message;
 use crate::rule::{Rule, RuleGuard, RuleTable, Verdict};
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use counters::Counters;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -42,6 +46,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use wire::Answer;
 
 /// Earlier messages kept per link for replays.
 const REPLAY_RING: usize = 16;
@@ -154,15 +159,7 @@ impl Proxy {
                 .local_addr()
                 .map_err(|e| Error::Proxy(format!("listener address for {link}: {e}")))?;
             addrs.insert(link, addr);
-            let router = axum::Router::new()
-                .fallback(handle)
-                .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
-                .with_state((Arc::clone(&shared), link));
-            tasks.push(tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, router).await {
-                    tracing::error!(%link, error = %e, "proxy listener failed");
-                }
-            }));
+            tasks.push(tokio::spawn(accept(listener, Arc::clone(&shared), link)));
         }
         Ok(Proxy {
             shared,
@@ -268,13 +265,24 @@ impl Drop for Proxy {
     }
 }
 
-/// One message arrives on `link`.
-async fn handle(
-    State((shared, link)): State<(Arc<Shared>, Link)>,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    let is_request = uri.path() == "/request";
+/// Accepts the senders' connections on `link`'s listener, a task for each.
+async fn accept(listener: TcpListener, shared: Arc<Shared>, link: Link) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(conn::serve(Arc::clone(&shared), link, stream));
+            }
+            Err(e) => {
+                // Out of file descriptors, most likely: wait for some to close.
+                tracing::warn!(%link, error = %e, "proxy listener cannot accept");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// One message arrives on `link`: the rules and Byzantine replicas in force act on it.
+async fn handle(shared: Arc<Shared>, link: Link, is_request: bool, body: Bytes) -> Answer {
     let byzantine = shared
         .byzantine
         .lock()
@@ -306,13 +314,12 @@ async fn handle(
         if b.censors(link, is_request, &body) {
             shared.counters.count(link, msg.kind, Verdict::Drop);
             return if is_request {
-                (
+                Answer::text(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "ignored by a Byzantine replica",
                 )
-                    .into_response()
             } else {
-                StatusCode::ACCEPTED.into_response()
+                Answer::status(StatusCode::ACCEPTED)
             };
         }
         // A faulty replica's own message, as its mutators rewrite it.
@@ -320,7 +327,7 @@ async fn handle(
             let mut bodies = outcome.send.into_iter();
             let Some(first) = bodies.next() else {
                 shared.counters.count(link, msg.kind, Verdict::Drop);
-                return StatusCode::ACCEPTED.into_response();
+                return Answer::status(StatusCode::ACCEPTED);
             };
             body = first;
             for extra in bodies {
@@ -335,9 +342,9 @@ async fn handle(
         Verdict::Deliver if healed => shared.forward(link, is_request, body).await,
         Verdict::Deliver => shared.deliver(link, is_request, body).await,
         Verdict::Drop if is_request => {
-            (StatusCode::SERVICE_UNAVAILABLE, "dropped by the nemesis").into_response()
+            Answer::text(StatusCode::SERVICE_UNAVAILABLE, "dropped by the nemesis")
         }
-        Verdict::Drop => StatusCode::ACCEPTED.into_response(),
+        Verdict::Drop => Answer::status(StatusCode::ACCEPTED),
         Verdict::Delay(d) if is_request => {
             tokio::time::sleep(d).await;
             shared.deliver(link, is_request, body).await
@@ -348,7 +355,7 @@ async fn handle(
                 tokio::time::sleep(d).await;
                 shared.deliver(link, false, body).await;
             });
-            StatusCode::ACCEPTED.into_response()
+            Answer::status(StatusCode::ACCEPTED)
         }
         Verdict::Duplicate => {
             let (copy, again) = (Arc::clone(&shared), body.clone());
@@ -361,7 +368,7 @@ async fn handle(
         }
         Verdict::Hold => {
             shared.hold(link, body);
-            StatusCode::ACCEPTED.into_response()
+            Answer::status(StatusCode::ACCEPTED)
         }
         Verdict::Replay => {
             let earlier = shared.earlier(link);
@@ -375,8 +382,30 @@ async fn handle(
 }
 
 impl Shared {
+    /// Whether no rule and no Byzantine replica is installed.
+    fn is_healed(&self) -> bool {
+        self.byzantine
+            .lock()
+            .expect("byzantine slot poisoned")
+            .is_none()
+            && self.rules.lock().expect("rule table poisoned").is_empty()
+    }
+
+    /// A replica's reply to a client's request as the client gets it: a lie if the
+    /// replica is Byzantine and lies.
+    fn reply_as_sent(&self, link: Link, reply: Bytes) -> Bytes {
+        let byzantine = self
+            .byzantine
+            .lock()
+            .expect("byzantine slot poisoned")
+            .clone();
+        byzantine
+            .and_then(|b| b.on_reply(link, &reply))
+            .unwrap_or(reply)
+    }
+
     /// Forwards now, remembers the message for replays and releases held messages.
-    async fn deliver(self: &Arc<Self>, link: Link, is_request: bool, body: Bytes) -> Response {
+    async fn deliver(self: &Arc<Self>, link: Link, is_request: bool, body: Bytes) -> Answer {
         {
             let mut recent = self.recent.lock().expect("recent poisoned");
             let ring = recent.entry(link).or_default();
@@ -390,7 +419,7 @@ impl Shared {
     }
 
     /// Sends one message to its replica and returns the replica's answer.
-    async fn forward(&self, link: Link, is_request: bool, body: Bytes) -> Response {
+    async fn forward(&self, link: Link, is_request: bool, body: Bytes) -> Answer {
         let (path, timeout) = if is_request {
             ("/request", REQUEST_TIMEOUT)
         } else {
@@ -413,23 +442,16 @@ impl Shared {
                     Ok(mut bytes) => {
                         // A faulty replica's reply to a client may be a lie.
                         if is_request && status.is_success() {
-                            let byzantine = self
-                                .byzantine
-                                .lock()
-                                .expect("byzantine slot poisoned")
-                                .clone();
-                            if let Some(lie) = byzantine.and_then(|b| b.on_reply(link, &bytes)) {
-                                bytes = lie;
-                            }
+                            bytes = self.reply_as_sent(link, bytes);
                         }
-                        (status, [("content-type", "application/json")], bytes).into_response()
+                        Answer::json(status, bytes)
                     }
-                    Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+                    Err(_) => Answer::status(StatusCode::BAD_GATEWAY),
                 }
             }
             Err(e) => {
                 tracing::trace!(%link, error = %e, "forward failed");
-                StatusCode::SERVICE_UNAVAILABLE.into_response()
+                Answer::status(StatusCode::SERVICE_UNAVAILABLE)
             }
         }
     }
