@@ -333,8 +333,12 @@ pub(crate) struct SelftestArgs {
     #[arg(long)]
     pub(crate) seed: Option<u64>,
     /// Skip the runs against the correct build.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "skip_bugs")]
     pub(crate) skip_correct: bool,
+    /// Run only the correct build, on the scenarios of the bugs chosen (to split a
+    /// long self-test in two).
+    #[arg(long)]
+    pub(crate) skip_bugs: bool,
     /// Directory of the run store.
     #[arg(long, value_name = "DIR", default_value = "store")]
     pub(crate) store: PathBuf,

@@ -87,7 +87,8 @@ pub(crate) enum Scenario {
     /// per backup (a primary and its twin).
     Twins,
     /// Backups 1 and 2 are starved of PREPAREs and COMMITs (a selective omission on
-    /// the links into them) while replica 3 is Byzantine and forges its VIEW-CHANGEs;
+    /// the links into them) while replica 3 is Byzantine and leaves every other
+    /// prepared certificate out of its VIEW-CHANGEs (`amnesia`);
     /// half a second later the primary is isolated (the view-change timeout is 2 s, so
     /// the view changes without it), before anything reaches 1 and 2. Only a replica
     /// that executes on less than a commit certificate can have executed meanwhile,
@@ -204,7 +205,7 @@ byzantine_mutators = "lie"
             Scenario::StarvedBackups => {
                 out.push_str(
                     "[[fault]]\nat = 2\nheal = 9\nkind = \"byzantine\"\nnodes = [3]\n\
-                     mutators = \"forge-view-change\"\n\n\
+                     mutators = \"amnesia\"\n\n\
                      [[fault]]\nat = 3\nheal = 8\nkind = \"packet\"\n\
                      packet = \"drop=1,kinds=prepare+commit,to=1+2\"\n\n\
                      [[fault]]\nat = 3.5\nheal = 8\nkind = \"partition\"\npartition = \"primary\"\n",

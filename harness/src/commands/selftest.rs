@@ -76,8 +76,10 @@ pub(crate) fn run(args: &SelftestArgs) -> Result<Exit, Failure> {
     scenarios.dedup();
     // The plan: every bug's runs, then the correct build on every scenario used.
     let mut plan: Vec<(Option<SeededBug>, Scenario, u32)> = Vec::new();
-    for bug in &bugs {
-        plan.extend((0..args.runs).map(|r| (Some(*bug), bug.scenario(), r)));
+    if !args.skip_bugs {
+        for bug in &bugs {
+            plan.extend((0..args.runs).map(|r| (Some(*bug), bug.scenario(), r)));
+        }
     }
     if !args.skip_correct {
         for s in &scenarios {
@@ -274,7 +276,7 @@ fn report(
         "{:<26} {:<14} {:>9} {:>12}  caught by\n",
         "bug", "scenario", "detected", "median (s)"
     ));
-    for bug in bugs {
+    for bug in bugs.iter().filter(|_| !args.skip_bugs) {
         let runs: Vec<&Trial> = trials
             .iter()
             .filter(|t| t.bug == Some(bug.name()))

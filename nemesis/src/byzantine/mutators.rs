@@ -45,6 +45,9 @@ pub enum Mutator {
     Shift,
     /// VIEW-CHANGE with prepared certificates dropped or made up.
     ForgeViewChange,
+    /// VIEW-CHANGE that leaves out every other prepared certificate: the message stays
+    /// valid, it only forgets, and the new view fills the holes with null batches.
+    Amnesia,
     /// NEW-VIEW with a wrong O.
     BadNewView,
     /// A wrong result in a REPLY to a client.
@@ -64,12 +67,13 @@ pub(crate) const WITHHOLDABLE: [&str; 2] = ["commit", "checkpoint"];
 
 impl Mutator {
     /// Every mutator.
-    pub const ALL: [Mutator; 11] = [
+    pub const ALL: [Mutator; 12] = [
         Mutator::Equivocate,
         Mutator::Twin,
         Mutator::DoubleVote,
         Mutator::Shift,
         Mutator::ForgeViewChange,
+        Mutator::Amnesia,
         Mutator::BadNewView,
         Mutator::Lie,
         Mutator::Withhold,
@@ -86,6 +90,7 @@ impl Mutator {
             Mutator::DoubleVote => "double-vote",
             Mutator::Shift => "shift",
             Mutator::ForgeViewChange => "forge-view-change",
+            Mutator::Amnesia => "amnesia",
             Mutator::BadNewView => "bad-new-view",
             Mutator::Lie => "lie",
             Mutator::Withhold => "withhold",
@@ -123,6 +128,7 @@ impl Mutator {
             | Mutator::Twin
             | Mutator::DoubleVote
             | Mutator::ForgeViewChange
+            | Mutator::Amnesia
             | Mutator::BadNewView => 1.0,
             _ => 0.5,
         }
@@ -135,7 +141,7 @@ impl Mutator {
             Mutator::Equivocate | Mutator::Twin => kind == "pre-prepare",
             Mutator::DoubleVote => matches!(kind, "prepare" | "commit"),
             Mutator::Shift => matches!(kind, "pre-prepare" | "prepare" | "commit" | "checkpoint"),
-            Mutator::ForgeViewChange => kind == "view-change",
+            Mutator::ForgeViewChange | Mutator::Amnesia => kind == "view-change",
             Mutator::BadNewView => kind == "new-view",
             Mutator::Replay | Mutator::Fuzz => true,
             Mutator::Lie | Mutator::Withhold | Mutator::Censor => false,
@@ -217,6 +223,17 @@ impl Mutator {
                         cert.pre_prepare.header.body.digest = Digest::of(&ctx.rng.gen::<[u8; 8]>());
                     }
                 }
+                one(PeerMessage::ViewChange(m), ctx.key)
+            }
+            (Mutator::Amnesia, PeerMessage::ViewChange(mut m)) => {
+                if m.body.prepared.len() < 2 {
+                    return None;
+                }
+                let mut k = 0;
+                m.body.prepared.retain(|_| {
+                    k += 1;
+                    k % 2 == 1
+                });
                 one(PeerMessage::ViewChange(m), ctx.key)
             }
             (Mutator::BadNewView, PeerMessage::NewView(mut m)) => {
