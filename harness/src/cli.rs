@@ -273,11 +273,11 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) stop_on_violation: bool,
     /// Seeded replica bugs to switch on (comma-separated names; needs a harness built
-    /// with `--features seeded-bugs`; see `harness selftest`).
+    /// with `--features seeded-bugs`; see `harness selftest`) [default: none].
     #[arg(long, value_name = "LIST")]
     pub(crate) replica_bug: Option<String>,
     /// A seeded client bug to switch on (accept-first-reply; needs a harness built
-    /// with `--features seeded-bugs`).
+    /// with `--features seeded-bugs`) [default: none].
     #[arg(long, value_name = "NAME")]
     pub(crate) client_bug: Option<String>,
 }

@@ -117,6 +117,13 @@ stop_on_violation = true
 progress = "none"
 "#;
 
+/// The settings of the Byzantine-primary scenarios besides their mutators.
+const BYZANTINE_PRIMARY: &str = r#"
+byzantine_replicas = "0"
+packet = "drop=0.05,delay=10ms~10ms@0.5,links=replicas"
+replica_args = ["--view-change-timeout-ms", "500"]
+"#;
+
 impl Scenario {
     /// Every scenario.
     #[cfg(test)]
@@ -146,41 +153,24 @@ impl Scenario {
     pub(crate) fn settings(self) -> Table {
         let extra = match self {
             Scenario::Equivocation => {
-                r#"
-byzantine_replicas = "0"
-byzantine_mutators = "equivocate,double-vote"
-packet = "drop=0.05,delay=10ms~10ms@0.5,links=replicas"
-replica_args = ["--view-change-timeout-ms", "500"]
-"#
+                format!("byzantine_mutators = \"equivocate,double-vote\"\n{BYZANTINE_PRIMARY}")
             }
             Scenario::Twins => {
-                r#"
-byzantine_replicas = "0"
-byzantine_mutators = "twin,double-vote"
-packet = "drop=0.05,delay=10ms~10ms@0.5,links=replicas"
-replica_args = ["--view-change-timeout-ms", "500"]
-"#
+                format!("byzantine_mutators = \"twin,double-vote\"\n{BYZANTINE_PRIMARY}")
             }
             Scenario::StarvedBackups => {
-                r#"
-replica_args = ["--view-change-timeout-ms", "2000"]
-"#
+                r#"replica_args = ["--view-change-timeout-ms", "2000"]"#.to_string()
             }
-            Scenario::CrashRestart => "",
+            Scenario::CrashRestart => String::new(),
             Scenario::ClientReplay => {
-                r#"
-packet = "replay=0.3,duplicate=0.2,links=clients"
-"#
+                r#"packet = "replay=0.3,duplicate=0.2,links=clients""#.to_string()
             }
             Scenario::LyingReplica => {
-                r#"
-byzantine_replicas = "1"
-byzantine_mutators = "lie"
-"#
+                "byzantine_replicas = \"1\"\nbyzantine_mutators = \"lie\"".to_string()
             }
         };
         let mut table: Table = toml::from_str(COMMON).expect("the common settings parse");
-        table.extend(toml::from_str::<Table>(extra).expect("a scenario's settings parse"));
+        table.extend(toml::from_str::<Table>(&extra).expect("a scenario's settings parse"));
         table
     }
 

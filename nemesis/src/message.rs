@@ -88,7 +88,7 @@ impl Message {
 }
 
 /// Every peer message type, as tagged on the wire.
-const KINDS: [&str; 10] = [
+pub(crate) const KINDS: [&str; 10] = [
     "pre-prepare",
     "prepare",
     "commit",

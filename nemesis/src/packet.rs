@@ -159,12 +159,13 @@ impl FromStr for PacketSpec {
                 }
                 "kinds" => {
                     out.kinds = value.split('+').map(|k| k.trim().to_string()).collect();
-                    if let Some(bad) = out.kinds.iter().find(|k| !KINDS.contains(&k.as_str())) {
+                    if let Some(bad) = out.kinds.iter().find(|k| !known_kind(k)) {
                         return Err(Error::spec(
                             spec,
                             format!(
-                                "kinds: unknown message type {bad:?}; expected {}",
-                                KINDS.join(", ")
+                                "kinds: unknown message type {bad:?}; expected request, {} or \
+                                 unparsed",
+                                crate::message::KINDS.join(", ")
                             ),
                         ));
                     }
@@ -225,21 +226,10 @@ impl fmt::Display for PacketSpec {
     }
 }
 
-/// The message types `kinds=` may name.
-const KINDS: [&str; 12] = [
-    "request",
-    "pre-prepare",
-    "prepare",
-    "commit",
-    "checkpoint",
-    "status",
-    "relay",
-    "view-change",
-    "new-view",
-    "fetch-state",
-    "state",
-    "unparsed",
-];
+/// Whether `kinds=` may name `kind`: a peer message type, `request` or `unparsed`.
+fn known_kind(kind: &str) -> bool {
+    matches!(kind, "request" | "unparsed") || crate::message::KINDS.contains(&kind)
+}
 
 impl Rule for PacketSpec {
     fn on_message(&self, msg: &Message, rng: &mut ChaCha8Rng) -> Verdict {

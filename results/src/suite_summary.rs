@@ -47,6 +47,23 @@ pub struct SuiteRun {
 }
 
 impl SuiteRun {
+    /// A run that could not be made (no run directory, no verdict): `broken`, and why.
+    pub fn broken(name: &str, error: String, reproduce: String) -> SuiteRun {
+        SuiteRun {
+            name: name.into(),
+            dir: None,
+            exit_code: None,
+            verdict: "broken".into(),
+            seconds: 0.0,
+            ops_per_sec: None,
+            p99_ms: None,
+            faults: Vec::new(),
+            oracles: Vec::new(),
+            error: Some(error),
+            reproduce,
+        }
+    }
+
     /// Whether the run passed: exit 0 and a valid verdict.
     pub fn passed(&self) -> bool {
         self.exit_code == Some(0) && self.verdict == "valid"

@@ -212,10 +212,16 @@ fn finish(
     }
     .oracles();
     let window = (driven.window.start, driven.window.end);
-    results.first_violation = driven
-        .first_violation
-        .or_else(|| dated_violation(&oracles, &check, window, &driven.crashes));
     let verdict = worst(oracles.iter().map(|o| o.verdict));
+    // Only a violation the oracles confirm is reported (the watch's stall rule sees
+    // the faults in force a little differently from the history's windows).
+    results.first_violation = (verdict == Verdict::Invalid)
+        .then(|| {
+            driven
+                .first_violation
+                .or_else(|| dated_violation(&oracles, &check, window, &driven.crashes))
+        })
+        .flatten();
     results.verdict = Some(verdict);
     results.oracles = oracles;
     results.check = Some(check);

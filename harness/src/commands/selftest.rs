@@ -235,19 +235,7 @@ fn broken(
     e: anyhow::Error,
 ) -> (SuiteRun, Trial) {
     let error = format!("{e:#}");
-    let run = SuiteRun {
-        name: name.into(),
-        dir: None,
-        exit_code: None,
-        verdict: "broken".into(),
-        seconds: 0.0,
-        ops_per_sec: None,
-        p99_ms: None,
-        faults: Vec::new(),
-        oracles: Vec::new(),
-        error: Some(error.clone()),
-        reproduce: String::new(),
-    };
+    let run = SuiteRun::broken(name, error.clone(), String::new());
     let trial = Trial {
         bug: bug.map(SeededBug::name),
         scenario: scenario.name(),
@@ -272,10 +260,12 @@ fn report(
 ) -> (String, bool) {
     let mut ok = true;
     let mut out = String::new();
-    out.push_str(&format!(
-        "{:<26} {:<14} {:>9} {:>12}  caught by\n",
-        "bug", "scenario", "detected", "median (s)"
-    ));
+    if !args.skip_bugs {
+        out.push_str(&format!(
+            "{:<26} {:<14} {:>9} {:>12}  caught by\n",
+            "bug", "scenario", "detected", "median (s)"
+        ));
+    }
     for bug in bugs.iter().filter(|_| !args.skip_bugs) {
         let runs: Vec<&Trial> = trials
             .iter()
@@ -312,8 +302,11 @@ fn report(
     }
     if !args.skip_correct {
         out.push_str(&format!(
-            "\n{:<26} {:<14} {:>9}  flagged by\n",
-            "correct build", "scenario", "passed"
+            "{}{:<26} {:<14} {:>9}  flagged by\n",
+            if args.skip_bugs { "" } else { "\n" },
+            "correct build",
+            "scenario",
+            "passed"
         ));
         for s in scenarios {
             let runs: Vec<&Trial> = trials

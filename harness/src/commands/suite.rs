@@ -82,18 +82,12 @@ pub(crate) fn run(args: &SuiteArgs) -> Result<Exit, Failure> {
         runs: Vec::new(),
     };
     for (i, cell) in cells.iter().enumerate() {
-        let run = run_cell(cell, &suite_dir).unwrap_or_else(|e| SuiteRun {
-            name: cell.name.clone(),
-            dir: None,
-            exit_code: None,
-            verdict: "broken".into(),
-            seconds: 0.0,
-            ops_per_sec: None,
-            p99_ms: None,
-            faults: Vec::new(),
-            oracles: Vec::new(),
-            error: Some(format!("{e:#}")),
-            reproduce: cell.config.reproduce_command(),
+        let run = run_cell(cell, &suite_dir).unwrap_or_else(|e| {
+            SuiteRun::broken(
+                &cell.name,
+                format!("{e:#}"),
+                cell.config.reproduce_command(),
+            )
         });
         eprintln!(
             "harness suite: [{}/{}] {}: {} (exit {}) in {:.1} s",

@@ -1,4 +1,4 @@
-//! Helpers shared by the `harness run` integration tests: a guard that kills a harness
+//! Helpers shared by the `harness` integration tests: a guard that kills a harness
 //! run however the test ends, and process lookups through /proc.
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
@@ -40,15 +40,22 @@ impl HarnessRun {
         } else {
             &["--nemesis", "none"]
         };
+        let mut all = vec!["--progress", "none"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(quiet);
+        HarnessRun::spawn("run", store, &all)
+    }
+
+    /// Starts `harness <command> --store <store> <args>`, its stderr kept beside the
+    /// store.
+    pub(crate) fn spawn(command: &str, store: &Path, args: &[&str]) -> HarnessRun {
         let stderr_file = store.with_extension("stderr");
         let stderr = std::fs::File::create(&stderr_file).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_harness"))
-            .arg("run")
+            .arg(command)
             .arg("--store")
             .arg(store)
-            .args(["--progress", "none"])
             .args(args)
-            .args(quiet)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -106,8 +113,9 @@ impl HarnessRun {
 impl Drop for HarnessRun {
     fn drop(&mut self) {
         self.kill();
-        // Belt and braces: whatever the test's outcome, no replica of this run survives it.
-        for pid in replicas_of(&self.store) {
+        // Belt and braces: whatever the test's outcome, no process of this run (a
+        // replica, or a `harness run` of a suite or self-test) survives it.
+        for pid in processes_of(&self.store) {
             let _ = Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
                 .status();
@@ -115,11 +123,31 @@ impl Drop for HarnessRun {
     }
 }
 
+/// Pids of live processes whose command line mentions `store` (this one excepted).
+pub(crate) fn processes_of(store: &Path) -> Vec<u32> {
+    command_lines_mentioning(store)
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
 /// Pids of live processes whose command line mentions `store` (the replicas of runs in
 /// it: their --cluster, --key and --data-dir paths lie under it).
 pub(crate) fn replicas_of(store: &Path) -> Vec<u32> {
+    // `harness run --store <store>` mentions the store too, but only replicas get a
+    // cluster file (zombies have an empty command line).
+    command_lines_mentioning(store)
+        .into_iter()
+        .filter(|(_, cmdline)| cmdline.contains("--cluster"))
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// Live processes (pid, command line) whose command line mentions `store`, this test
+/// process excepted.
+fn command_lines_mentioning(store: &Path) -> Vec<(u32, String)> {
     let needle = store.display().to_string();
-    let mut pids = Vec::new();
+    let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
@@ -128,11 +156,9 @@ pub(crate) fn replicas_of(store: &Path) -> Vec<u32> {
             continue;
         };
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        // `harness run --store <store>` mentions the store too, but only replicas get a
-        // cluster file (zombies have an empty command line).
-        if cmdline.contains(&needle) && cmdline.contains("--cluster") {
-            pids.push(pid);
+        if cmdline.contains(&needle) && pid != std::process::id() {
+            out.push((pid, cmdline));
         }
     }
-    pids
+    out
 }

@@ -57,6 +57,8 @@ pub struct Byzantine {
 
 struct State {
     rng: ChaCha8Rng,
+    /// The run seed, for choices that must be the same whoever makes them.
+    seed: u64,
     /// Recent bodies each faulty replica sent.
     recent: BTreeMap<usize, VecDeque<Bytes>>,
     /// Digests the equivocating primary sent, per (view, seq, receiver).
@@ -95,6 +97,7 @@ impl Byzantine {
             censored,
             state: Mutex::new(State {
                 rng,
+                seed,
                 recent: BTreeMap::new(),
                 equivocated: BTreeMap::new(),
                 counts: BTreeMap::new(),
@@ -168,6 +171,7 @@ impl Byzantine {
             receiver: link.to,
             key,
             rng: &mut st.rng,
+            seed: st.seed,
             equivocated: &mut st.equivocated,
             earlier,
         };

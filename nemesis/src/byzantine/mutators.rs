@@ -163,13 +163,10 @@ impl Mutator {
             (Mutator::Equivocate, PeerMessage::PrePrepare(mut p)) => {
                 let h = &p.header.body;
                 let slot = (h.view, h.seq, ctx.receiver);
-                // Each receiver gets the real batch or the null batch, by a coin of the
-                // seeded stream tossed once per (view, seq, receiver): a retransmission
-                // repeats what the receiver was told.
-                let honest = match ctx.equivocated.get(&slot) {
-                    Some(d) => *d == h.digest,
-                    None => p.batch.is_empty() || ctx.rng.gen_bool(0.5),
-                };
+                // Each receiver gets the real batch or the null batch, by a coin that is
+                // a function of the seed and (view, seq, receiver): a retransmission
+                // repeats what the receiver was told, and double votes know it.
+                let honest = p.batch.is_empty() || !told_null(ctx.seed, slot);
                 if honest {
                     ctx.equivocated.insert(slot, h.digest);
                     return None;
@@ -288,6 +285,8 @@ pub(crate) struct Context<'a> {
     pub(crate) key: &'a SigningKey,
     /// The seeded stream.
     pub(crate) rng: &'a mut ChaCha8Rng,
+    /// The run seed.
+    pub(crate) seed: u64,
     /// What the equivocating primary sent to each receiver.
     pub(crate) equivocated: &'a mut BTreeMap<(u64, u64, usize), Digest>,
     /// An earlier message of the same faulty replica.
@@ -296,15 +295,31 @@ pub(crate) struct Context<'a> {
 
 impl Context<'_> {
     /// The digest a double-voting replica sends the receiver for (view, seq): the one
-    /// an equivocating primary sent it (the coordinated attack of f+1 faulty replicas),
-    /// else a made-up one.
+    /// an equivocating primary sent (or will send) it, the coordinated attack of f+1
+    /// faulty replicas.
     fn vote_digest(&mut self, view: u64, seq: u64, honest: Digest) -> Digest {
         match self.equivocated.get(&(view, seq, self.receiver)) {
             Some(d) => *d,
-            None if self.receiver % 2 == 0 => Digest::of(&self.rng.gen::<[u8; 8]>()),
+            // Not sent yet (or not by an equivocating primary): what `equivocate` tells
+            // this receiver, whoever sends first. A vote for the null batch where the
+            // primary did not equivocate is simply a wrong vote.
+            None if told_null(self.seed, (view, seq, self.receiver)) => batch_digest(&[]),
             None => honest,
         }
     }
+}
+
+/// Whether `equivocate` sends the null batch to the receiver of `slot` (view, seq,
+/// receiver): a fair coin that depends only on the seed and the slot.
+fn told_null(seed: u64, (view, seq, receiver): (u64, u64, usize)) -> bool {
+    // SplitMix64 over the seed and the slot.
+    let mut z = seed
+        ^ view.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ seq.wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+        ^ (receiver as u64).wrapping_mul(0x1656_67B1_9E37_79F9);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) & 1 == 1
 }
 
 fn encode(msg: &PeerMessage) -> Option<Bytes> {
