@@ -35,6 +35,9 @@ pub enum Mutator {
     /// Different PRE-PREPAREs for one (view, seq) to different backups: the real batch
     /// or the null batch, by a seeded coin per receiver.
     Equivocate,
+    /// The null batch to every other backup, by the parity of its id and the sequence
+    /// number (no randomness: two neighbouring ids are always told different things).
+    Alternate,
     /// Both PRE-PREPAREs for one (view, seq), the real batch and the null batch, to
     /// every backup, in an order the seed picks per backup (what a primary and its
     /// twin with the same key would send).
@@ -67,8 +70,9 @@ pub(crate) const WITHHOLDABLE: [&str; 2] = ["commit", "checkpoint"];
 
 impl Mutator {
     /// Every mutator.
-    pub const ALL: [Mutator; 12] = [
+    pub const ALL: [Mutator; 13] = [
         Mutator::Equivocate,
+        Mutator::Alternate,
         Mutator::Twin,
         Mutator::DoubleVote,
         Mutator::Shift,
@@ -86,6 +90,7 @@ impl Mutator {
     pub fn name(self) -> &'static str {
         match self {
             Mutator::Equivocate => "equivocate",
+            Mutator::Alternate => "alternate",
             Mutator::Twin => "twin",
             Mutator::DoubleVote => "double-vote",
             Mutator::Shift => "shift",
@@ -125,6 +130,7 @@ impl Mutator {
     pub(crate) fn probability(self) -> f64 {
         match self {
             Mutator::Equivocate
+            | Mutator::Alternate
             | Mutator::Twin
             | Mutator::DoubleVote
             | Mutator::ForgeViewChange
@@ -138,7 +144,7 @@ impl Mutator {
     /// act elsewhere; `withhold` is applied before any choice).
     pub(crate) fn applies_to(self, kind: &str) -> bool {
         match self {
-            Mutator::Equivocate | Mutator::Twin => kind == "pre-prepare",
+            Mutator::Equivocate | Mutator::Alternate | Mutator::Twin => kind == "pre-prepare",
             Mutator::DoubleVote => matches!(kind, "prepare" | "commit"),
             Mutator::Shift => matches!(kind, "pre-prepare" | "prepare" | "commit" | "checkpoint"),
             Mutator::ForgeViewChange | Mutator::Amnesia => kind == "view-change",
@@ -168,6 +174,18 @@ impl Mutator {
                 // repeats what the receiver was told, and double votes know it.
                 let honest = p.batch.is_empty() || !told_null(ctx.seed, slot);
                 if honest {
+                    ctx.equivocated.insert(slot, h.digest);
+                    return None;
+                }
+                p.batch.clear();
+                p.header.body.digest = batch_digest(&p.batch);
+                ctx.equivocated.insert(slot, p.header.body.digest);
+                one(PeerMessage::PrePrepare(p), ctx.key)
+            }
+            (Mutator::Alternate, PeerMessage::PrePrepare(mut p)) => {
+                let h = &p.header.body;
+                let slot = (h.view, h.seq, ctx.receiver);
+                if (ctx.receiver as u64 + h.seq) % 2 == 1 || p.batch.is_empty() {
                     ctx.equivocated.insert(slot, h.digest);
                     return None;
                 }
