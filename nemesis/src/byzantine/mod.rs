@@ -172,6 +172,7 @@ impl Byzantine {
             key,
             rng: &mut st.rng,
             seed: st.seed,
+            alternate: self.has(Mutator::Alternate),
             equivocated: &mut st.equivocated,
             earlier,
         };

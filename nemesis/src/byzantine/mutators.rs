@@ -185,7 +185,7 @@ impl Mutator {
             (Mutator::Alternate, PeerMessage::PrePrepare(mut p)) => {
                 let h = &p.header.body;
                 let slot = (h.view, h.seq, ctx.receiver);
-                if (ctx.receiver as u64 + h.seq) % 2 == 1 || p.batch.is_empty() {
+                if !ctx.told_null(slot) || p.batch.is_empty() {
                     ctx.equivocated.insert(slot, h.digest);
                     return None;
                 }
@@ -305,6 +305,8 @@ pub(crate) struct Context<'a> {
     pub(crate) rng: &'a mut ChaCha8Rng,
     /// The run seed.
     pub(crate) seed: u64,
+    /// Whether the equivocation in force is `alternate` (else `equivocate`'s coin).
+    pub(crate) alternate: bool,
     /// What the equivocating primary sent to each receiver.
     pub(crate) equivocated: &'a mut BTreeMap<(u64, u64, usize), Digest>,
     /// An earlier message of the same faulty replica.
@@ -315,13 +317,37 @@ impl Context<'_> {
     /// The digest a double-voting replica sends the receiver for (view, seq): the one
     /// an equivocating primary sent (or will send) it, the coordinated attack of f+1
     /// faulty replicas.
+    /// Whether the equivocating primary tells the receiver of `slot` the null batch.
+    fn told_null(&self, slot: (u64, u64, usize)) -> bool {
+        if self.alternate {
+            (slot.2 as u64 + slot.1) % 2 == 0
+        } else {
+            told_null(self.seed, slot)
+        }
+    }
+
     fn vote_digest(&mut self, view: u64, seq: u64, honest: Digest) -> Digest {
+        let null = batch_digest(&[]);
         match self.equivocated.get(&(view, seq, self.receiver)) {
             Some(d) => *d,
+            // No PRE-PREPARE is sent to the primary itself: vote for the batch it
+            // proposed (the real one among what it told the others), so that its own
+            // process prepares and commits it.
+            None if self
+                .equivocated
+                .range((view, seq, 0)..=(view, seq, usize::MAX))
+                .any(|(_, d)| *d != null) =>
+            {
+                self.equivocated
+                    .range((view, seq, 0)..=(view, seq, usize::MAX))
+                    .map(|(_, d)| *d)
+                    .find(|d| *d != null)
+                    .unwrap_or(honest)
+            }
             // Not sent yet (or not by an equivocating primary): what `equivocate` tells
             // this receiver, whoever sends first. A vote for the null batch where the
             // primary did not equivocate is simply a wrong vote.
-            None if told_null(self.seed, (view, seq, self.receiver)) => batch_digest(&[]),
+            None if self.told_null((view, seq, self.receiver)) => null,
             None => honest,
         }
     }
