@@ -166,26 +166,14 @@ impl Mutator {
             Some(vec![encode(&resign(m, key))?])
         };
         match (self, msg) {
-            (Mutator::Equivocate, PeerMessage::PrePrepare(mut p)) => {
+            (Mutator::Equivocate | Mutator::Alternate, PeerMessage::PrePrepare(mut p)) => {
                 let h = &p.header.body;
                 let slot = (h.view, h.seq, ctx.receiver);
-                // Each receiver gets the real batch or the null batch, by a coin that is
-                // a function of the seed and (view, seq, receiver): a retransmission
-                // repeats what the receiver was told, and double votes know it.
-                let honest = p.batch.is_empty() || !told_null(ctx.seed, slot);
-                if honest {
-                    ctx.equivocated.insert(slot, h.digest);
-                    return None;
-                }
-                p.batch.clear();
-                p.header.body.digest = batch_digest(&p.batch);
-                ctx.equivocated.insert(slot, p.header.body.digest);
-                one(PeerMessage::PrePrepare(p), ctx.key)
-            }
-            (Mutator::Alternate, PeerMessage::PrePrepare(mut p)) => {
-                let h = &p.header.body;
-                let slot = (h.view, h.seq, ctx.receiver);
-                if !ctx.told_null(slot) || p.batch.is_empty() {
+                // Each receiver gets the real batch or the null batch by the split rule
+                // in force (`Context::told_null`): a function of the slot, so a
+                // retransmission repeats what the receiver was told and double votes
+                // know it.
+                if p.batch.is_empty() || !ctx.told_null(slot) {
                     ctx.equivocated.insert(slot, h.digest);
                     return None;
                 }
