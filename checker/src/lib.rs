@@ -15,4 +15,4 @@ pub use error::{Error, Result};
 pub use history::{Call, Op, OpType, Process};
 pub use model::{Model, ModelKind, NilRead, Val};
 pub use search::{check, check_kind, CheckOptions};
-pub use verdict::{CheckResult, Counterexample, Verdict, Witness};
+pub use verdict::{CheckResult, Counterexample, OpRef, Verdict, Witness};

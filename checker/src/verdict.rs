@@ -2,11 +2,11 @@
 
 use crate::history::{Call, OpType};
 use crate::model::NilRead;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The answer to "is this history linearizable?".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// A linearization exists.
@@ -29,7 +29,7 @@ impl Verdict {
 }
 
 /// An operation as reported in evidence.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpRef {
     /// The invocation's `index` in the history.
     pub index: u64,
@@ -75,7 +75,7 @@ impl OpRef {
 
 /// Why a history is not linearizable: where the search got furthest, and what could not
 /// be placed there. Enough to draw a per-process timeline with the bad operation marked.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Counterexample {
     /// The key whose subhistory failed, when checked per key.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,7 +95,7 @@ pub struct Counterexample {
 }
 
 /// A witness linearization of one key (or of the whole history).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Witness {
     /// The key, when checked per key.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,7 +105,7 @@ pub struct Witness {
 }
 
 /// The full result of a check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
     /// valid / invalid / unknown.
     pub verdict: Verdict,

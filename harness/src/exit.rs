@@ -4,7 +4,7 @@ use checker::Verdict;
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Exit {
+pub enum Exit {
     /// The history is linearizable (or the command succeeded).
     Valid,
     /// The history is not linearizable (or a benchmark found a wrong verdict).
@@ -19,7 +19,7 @@ pub(crate) enum Exit {
 
 impl Exit {
     /// The process exit status.
-    pub(crate) fn code(self) -> i32 {
+    pub fn code(self) -> i32 {
         match self {
             Exit::Valid => 0,
             Exit::Invalid => 1,
@@ -41,21 +41,24 @@ impl From<Verdict> for Exit {
 }
 
 /// An error together with the exit status it should produce.
-pub(crate) struct Failure {
+pub struct Failure {
     /// What went wrong, with context.
-    pub(crate) error: anyhow::Error,
+    pub error: anyhow::Error,
     /// The status to exit with.
-    pub(crate) exit: Exit,
+    pub exit: Exit,
 }
 
 /// Tags an error result with an exit status.
-pub(crate) trait ExitContext<T> {
+pub trait ExitContext<T> {
     /// Fails with `exit` if this is an error.
     fn or_exit(self, exit: Exit) -> Result<T, Failure>;
 }
 
-impl<T> ExitContext<T> for anyhow::Result<T> {
+impl<T, E: Into<anyhow::Error>> ExitContext<T> for Result<T, E> {
     fn or_exit(self, exit: Exit) -> Result<T, Failure> {
-        self.map_err(|error| Failure { error, exit })
+        self.map_err(|error| Failure {
+            error: error.into(),
+            exit,
+        })
     }
 }

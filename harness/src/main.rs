@@ -1,36 +1,15 @@
-//! `harness`: the controller of the fault-injection test harness.
+//! `harness`: the controller of the fault-injection test harness (see the library,
+//! `harness/src/lib.rs`, for the map).
 //!
 //! Thin glue: parse the command line, run one command, map its outcome to an exit status
 //! (0 valid, 1 invalid, 2 unknown, 254 bad arguments or unreadable input, 255 the run
 //! itself broke), print errors with their full context chain.
 
-mod cli;
-mod cluster;
-mod commands;
-mod exit;
-mod fault_plan;
-mod faults;
-mod history_check;
-mod judge;
-mod limiter;
-mod progress;
-mod recorder;
-mod replica_entry;
-mod results;
-mod run_config;
-mod safety_watch;
-mod selftest;
-mod shutdown;
-mod stats;
-mod store;
-mod suite;
-mod workers;
-
-use clap::Parser;
-use exit::Exit;
+use harness::cli::{self, Command};
+use harness::exit::Exit;
 
 fn main() {
-    let cli = match cli::Cli::try_parse() {
+    let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -43,7 +22,7 @@ fn main() {
         }
     };
     // A replica process sets up its own logging.
-    if !matches!(cli.command, cli::Command::Replica(_)) {
+    if !matches!(cli.command, Command::Replica(_)) {
         tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
@@ -52,7 +31,7 @@ fn main() {
             .with_writer(std::io::stderr)
             .init();
     }
-    let code = match commands::run(cli.command) {
+    let code = match harness::commands::run(cli.command) {
         Ok(exit) => exit.code(),
         Err(failure) => {
             eprintln!("harness: error: {:#}", failure.error);

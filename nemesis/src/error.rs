@@ -19,6 +19,25 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A schedule file could not be read.
+    #[error("cannot read schedule file {}: {source}", path.display())]
+    ScheduleFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A schedule file's content is bad.
+    #[error("schedule file {}: {source}", path.display())]
+    InFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong in it.
+        source: Box<Error>,
+    },
+    /// The run's fault settings do not make a plan that can run.
+    #[error("{0}")]
+    Plan(String),
     /// The proxy could not bind or serve.
     #[error("proxy: {0}")]
     Proxy(String),

@@ -19,6 +19,8 @@
 //! - [`proxy`]: the runtime that applies rules: one listener per directed link.
 //! - [`fault`]: the faults a schedule can hold, and their targets.
 //! - [`schedule`]: fault windows in time, generated from a seed or read from TOML.
+//! - [`plan`]: a run's fault settings turned into one validated schedule.
+//! - [`streams`]: every ChaCha stream drawn from the run seed, in one place.
 //! - [`control`]: what the runner needs from the harness (processes, recording).
 //! - [`runner`]: plays a schedule against a cluster and heals everything at the end.
 //! - [`replica_http`]: `/status` and `/clock` calls to the replicas.
@@ -33,11 +35,13 @@ pub mod link;
 pub mod message;
 pub mod packet;
 pub mod partition;
+pub mod plan;
 pub mod proxy;
 pub mod replica_http;
 pub mod rule;
 pub mod runner;
 pub mod schedule;
+pub mod streams;
 
 pub use byzantine::{Byzantine, Mutator};
 pub use control::{Observer, Processes};
@@ -47,6 +51,7 @@ pub use link::{Endpoint, Link};
 pub use message::Message;
 pub use packet::PacketSpec;
 pub use partition::{ClientSide, Topology};
+pub use plan::PlanSpec;
 pub use proxy::{ByzantineGuard, LinkCounts, Proxy};
 pub use rule::{Rule, RuleGuard, Verdict};
 pub use runner::{AppliedAction, Runner};

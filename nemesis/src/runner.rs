@@ -24,8 +24,6 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-/// The ChaCha stream of the run seed that target choices draw from.
-const TARGET_STREAM: u64 = 1 << 43;
 /// How long a rolling restart waits for each restarted replica to answer.
 const RESTART_WAIT: Duration = Duration::from_secs(30);
 
@@ -83,7 +81,7 @@ impl<'a, P: Processes, O: Observer> Runner<'a, P, O> {
         seed: u64,
     ) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(TARGET_STREAM);
+        rng.set_stream(crate::streams::TARGETS);
         Runner {
             schedule,
             proxy,

@@ -42,9 +42,6 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-/// The ChaCha stream of the run seed schedules are drawn from.
-const SCHEDULE_STREAM: u64 = 1 << 42;
-
 /// One fault in time.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Window {
@@ -82,7 +79,7 @@ impl Schedule {
         seed: u64,
     ) -> Schedule {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(SCHEDULE_STREAM);
+        rng.set_stream(crate::streams::SCHEDULE);
         let mut windows = Vec::new();
         if families.is_empty() || interval_ms == 0 {
             return Schedule { windows };

@@ -44,6 +44,14 @@ pub enum Error {
         /// Claimed signer.
         signer: String,
     },
+    /// A replica process of a local cluster could not be controlled.
+    #[error("replica {replica}: {reason}")]
+    Process {
+        /// The replica.
+        replica: usize,
+        /// What went wrong.
+        reason: String,
+    },
     /// A message was authentic but violates the protocol.
     #[error("rejected {kind}: {reason}")]
     Rejected {

@@ -21,8 +21,9 @@
 //! - [`server`]: the HTTP shell (axum) that runs the engine: `/pbft`, `/request`,
 //!   `/status`, `/log`, `/clock`.
 //! - [`clock`]: the injectable clock (offset and rate) the engine is ticked with.
-//! - [`local_cluster`]: start `replica` processes on loopback (tests, benchmark,
-//!   harness); kill/restart and pause/resume (SIGSTOP/SIGCONT) them.
+//! - [`local_cluster`]: the one launcher of replica processes on loopback (the
+//!   replica's end-to-end tests and benchmark, and the harness): cluster files, start,
+//!   kill/restart, pause/resume (SIGSTOP/SIGCONT), readiness, exits.
 //! - [`error`]: the crate's error type.
 //! - [`bugs`]: deliberately planted protocol bugs for the harness's self-test
 //!   (switchable only with the `seeded-bugs` feature).

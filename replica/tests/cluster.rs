@@ -98,7 +98,7 @@ async fn kill_and_restart_a_replica_during_1000_operations() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     eprintln!("killing replica {KILLED} after {:?}", started.elapsed());
-    cluster.kill(KILLED);
+    cluster.kill(KILLED).expect("SIGKILL the replica");
     tokio::time::sleep(Duration::from_millis(300)).await;
     cluster.restart(KILLED).expect("restart");
     eprintln!("restarted replica {KILLED} after {:?}", started.elapsed());

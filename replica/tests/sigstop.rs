@@ -96,7 +96,7 @@ async fn sigstop_primary_for_5s_clients_recover_after_view_change_and_logs_agree
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let paused_at = Instant::now();
-    cluster.pause(0);
+    cluster.pause(0).expect("SIGSTOP replica 0");
     eprintln!(
         "SIGSTOP replica 0 after {} operations",
         done.load(Ordering::Relaxed)
@@ -109,7 +109,7 @@ async fn sigstop_primary_for_5s_clients_recover_after_view_change_and_logs_agree
         .filter(|(start, _)| *start > paused_at)
         .map(|(_, end)| end.duration_since(paused_at))
         .min();
-    cluster.resume(0);
+    cluster.resume(0).expect("SIGCONT replica 0");
     eprintln!("SIGCONT replica 0; pause to first completed operation: {recovery:?}");
     let recovery = recovery.expect("clients made progress during the pause");
     assert!(
@@ -149,8 +149,7 @@ async fn sigstop_primary_for_5s_clients_recover_after_view_change_and_logs_agree
     let last = statuses[0].last_executed;
     if statuses.iter().any(|s| s.last_executed != last) {
         for i in 0..4 {
-            let log = std::fs::read_to_string(dir.path().join(format!("replica-{i}.log")))
-                .unwrap_or_default();
+            let log = std::fs::read_to_string(cluster.layout().log_file(i)).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(30).collect();
             eprintln!(
                 "--- replica {i} log (last lines, newest first):\n{}",

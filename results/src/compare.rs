@@ -3,9 +3,11 @@
 //! times and view changes, each with a threshold. A metric that moved past its threshold
 //! in the bad direction, or a verdict that got worse, is a regression.
 
-use crate::error::{read_json, Error, Result};
+use crate::error::{Error, Result};
+use crate::histogram::Phase;
+use crate::record::{read_record, RunRecord, RESULTS_FILE};
 use crate::suite_summary::{SuiteSummary, SUMMARY};
-use serde_json::Value;
+use checker::oracles::Recovery;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -146,38 +148,37 @@ struct Figures {
     view_changes: Option<f64>,
 }
 
-fn histogram_figure(results: &Value, phase: &str, field: &str) -> Option<f64> {
-    results["latency_histograms"]
-        .as_array()?
-        .iter()
-        .find(|h| h["f"] == "all" && h["outcome"] == "ok" && h["phase"] == phase)?[field]
-        .as_f64()
-}
-
-fn max_of(list: &Value, field: &str) -> Option<f64> {
-    list.as_array()?
-        .iter()
-        .filter_map(|r| r[field].as_f64())
-        .reduce(f64::max)
-}
-
 impl Figures {
-    fn of(results: &Value) -> Figures {
-        let legacy = |q: &str| results["latency_us"][q].as_f64().map(|us| us / 1000.0);
-        let recovery = &results["faults"]["recovery"];
+    fn of(results: &RunRecord) -> Figures {
+        let all = results.ok_latency(Phase::All);
+        let legacy = |us: u64| (us > 0).then(|| us as f64 / 1000.0);
+        let recovery = &results.faults.recovery;
+        let max_of = |field: fn(&Recovery) -> Option<f64>| {
+            recovery.iter().filter_map(field).reduce(f64::max)
+        };
         Figures {
-            verdict: results["verdict"].as_str().map(str::to_string),
-            p50: histogram_figure(results, "all", "p50").or_else(|| legacy("p50")),
-            p99: histogram_figure(results, "all", "p99").or_else(|| legacy("p99")),
-            p999: histogram_figure(results, "all", "p999"),
-            p99_fault: histogram_figure(results, "fault", "p99"),
-            p99_nofault: histogram_figure(results, "nofault", "p99"),
-            ops_per_sec: results["ops_per_sec"].as_f64(),
-            first_ok: max_of(recovery, "first_ok_after_start_ms"),
-            back: max_of(recovery, "full_throughput_after_heal_ms"),
-            view_changes: results["faults"]["view_changes"]
-                .as_array()
-                .map(|a| a.iter().filter_map(Value::as_f64).sum()),
+            verdict: results.verdict.map(|_| results.verdict_name().to_string()),
+            p50: all
+                .map(|h| h.p50)
+                .or_else(|| legacy(results.latency_us.p50)),
+            p99: all
+                .map(|h| h.p99)
+                .or_else(|| legacy(results.latency_us.p99)),
+            p999: all.map(|h| h.p999),
+            p99_fault: results.ok_latency(Phase::Fault).map(|h| h.p99),
+            p99_nofault: results.ok_latency(Phase::NoFault).map(|h| h.p99),
+            ops_per_sec: Some(results.ops_per_sec),
+            first_ok: max_of(|r| r.first_ok_after_start_ms),
+            back: max_of(|r| r.full_throughput_after_heal_ms),
+            view_changes: (!results.faults.view_changes.is_empty()).then(|| {
+                results
+                    .faults
+                    .view_changes
+                    .iter()
+                    .flatten()
+                    .map(|v| *v as f64)
+                    .sum()
+            }),
         }
     }
 }
@@ -316,7 +317,7 @@ fn compare_figures(run: &str, base: &Figures, new: &Figures, t: &Thresholds, row
 
 /// What a directory holds.
 enum Kind {
-    Run(Value),
+    Run(Box<RunRecord>),
     Suite(SuiteSummary),
 }
 
@@ -330,8 +331,8 @@ fn kind(dir: &Path) -> Result<Kind> {
     if dir.join(SUMMARY).is_file() {
         return Ok(Kind::Suite(SuiteSummary::load(dir)?));
     }
-    if dir.join("results.json").is_file() {
-        return Ok(Kind::Run(read_json(&dir.join("results.json"))?));
+    if dir.join(RESULTS_FILE).is_file() {
+        return Ok(Kind::Run(Box::new(read_record(&dir.join(RESULTS_FILE))?)));
     }
     Err(Error::NotARun {
         path: dir.to_path_buf(),
@@ -353,13 +354,13 @@ pub fn compare(base: &Path, new: &Path, t: &Thresholds) -> Result<Comparison> {
                         .push(format!("{}: not in the baseline suite", nr.name));
                     continue;
                 };
-                let load = |root: &Path, dir: &Option<String>| -> Value {
+                let figures = |root: &Path, dir: &Option<String>| -> Figures {
                     dir.as_ref()
-                        .and_then(|d| read_json(&root.join(d).join("results.json")).ok())
-                        .unwrap_or(Value::Null)
+                        .and_then(|d| read_record(&root.join(d).join(RESULTS_FILE)).ok())
+                        .map_or_else(Figures::default, |r| Figures::of(&r))
                 };
-                let mut bf = Figures::of(&load(base, &br.dir));
-                let mut nf = Figures::of(&load(new, &nr.dir));
+                let mut bf = figures(base, &br.dir);
+                let mut nf = figures(new, &nr.dir);
                 bf.verdict = Some(br.verdict.clone());
                 nf.verdict = Some(nr.verdict.clone());
                 compare_figures(&nr.name, &bf, &nf, t, &mut out.rows);
@@ -407,8 +408,9 @@ mod tests {
                 {"f": "all", "outcome": "ok", "phase": "all", "p50": 8.0, "p99": p99, "p999": p99 * 2.0},
             ],
             "faults": {"view_changes": [1, 1, 1, 1], "recovery": [
-                {"fault": "start-partition", "first_ok_after_start_ms": 900.0,
-                 "full_throughput_after_heal_ms": back}]}
+                {"fault": "start-partition", "what": {}, "start": 1_000_000_000u64,
+                 "stop": 2_000_000_000u64, "pre_fault_ops_per_sec": ops,
+                 "first_ok_after_start_ms": 900.0, "full_throughput_after_heal_ms": back}]}
         });
         std::fs::write(dir.join("results.json"), results.to_string()).unwrap();
         dir

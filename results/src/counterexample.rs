@@ -4,45 +4,42 @@
 //! tail of the longest linearizable prefix in grey.
 
 use crate::svg::escape;
-use serde_json::Value;
+use checker::{Counterexample, OpRef, OpType};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-/// An SVG of `results.json`'s `check.counterexample`, or `None` if there is none.
-pub fn counterexample_svg(results: &Value) -> Option<String> {
-    let cx = results["check"].get("counterexample")?;
-    let bad = cx["unplaceable"]["index"].as_u64();
-    let candidates: BTreeSet<u64> = cx["candidates"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|o| o["index"].as_u64())
-        .collect();
-    let mut ops: Vec<&Value> = Vec::new();
+fn type_name(t: OpType) -> &'static str {
+    match t {
+        OpType::Invoke => "invoke",
+        OpType::Ok => "ok",
+        OpType::Fail => "fail",
+        OpType::Info => "info",
+    }
+}
+
+/// An SVG of a check's counterexample.
+pub fn counterexample_svg(cx: &Counterexample) -> Option<String> {
+    let bad = cx.unplaceable.index;
+    let candidates: BTreeSet<u64> = cx.candidates.iter().map(|o| o.index).collect();
+    let mut ops: Vec<&OpRef> = Vec::new();
     let mut seen = BTreeSet::new();
-    for list in ["prefix_tail", "window", "candidates"] {
-        for op in cx[list].as_array().into_iter().flatten() {
-            if seen.insert(op["index"].as_u64()) {
-                ops.push(op);
-            }
+    for op in cx
+        .prefix_tail
+        .iter()
+        .chain(&cx.window)
+        .chain(&cx.candidates)
+        .chain(std::iter::once(&cx.unplaceable))
+    {
+        if seen.insert(op.index) {
+            ops.push(op);
         }
     }
-    if let Some(u) = cx.get("unplaceable") {
-        if seen.insert(u["index"].as_u64()) {
-            ops.push(u);
-        }
-    }
-    let processes: BTreeSet<u64> = ops.iter().filter_map(|o| o["process"].as_u64()).collect();
+    let processes: BTreeSet<u64> = ops.iter().map(|o| o.process).collect();
     let processes: Vec<u64> = processes.into_iter().collect();
-    let t0 = ops.iter().filter_map(|o| o["invoke_time"].as_u64()).min()?;
+    let t0 = ops.iter().map(|o| o.invoke_time).min()?;
     let t1 = ops
         .iter()
-        .map(|o| {
-            o["complete_time"]
-                .as_u64()
-                .or_else(|| o["invoke_time"].as_u64())
-                .unwrap_or(t0)
-        })
+        .map(|o| o.complete_time.unwrap_or(o.invoke_time))
         .max()?;
     let span = (t1 - t0).max(1) as f64;
     let (left, width, row) = (90.0, 820.0, 34.0);
@@ -57,9 +54,9 @@ pub fn counterexample_svg(results: &Value) -> Option<String> {
     let _ = writeln!(
         s,
         r#"<text x="{left}" y="16" font-size="12">key {} — {:.3} ms shown; model state after the prefix: {}</text>"#,
-        escape(cx["key"].as_str().unwrap_or("-")),
+        escape(cx.key.as_deref().unwrap_or("-")),
         span / 1e6,
-        escape(&cx["state"].to_string())
+        escape(&cx.state)
     );
     for (row_i, p) in processes.iter().enumerate() {
         let y = 28.0 + row_i as f64 * row;
@@ -71,23 +68,23 @@ pub fn counterexample_svg(results: &Value) -> Option<String> {
             y + 12.0,
             y + 12.0
         );
-        for op in ops.iter().filter(|o| o["process"].as_u64() == Some(*p)) {
-            let index = op["index"].as_u64();
-            let start = op["invoke_time"].as_u64().unwrap_or(t0);
-            let end = op["complete_time"].as_u64().unwrap_or(t1);
+        for op in ops.iter().filter(|o| o.process == *p) {
+            let index = op.index;
+            let start = op.invoke_time;
+            let end = op.complete_time.unwrap_or(t1);
             let (fill, role) = if index == bad {
                 ("#d62728", "cannot be linearized")
-            } else if index.is_some_and(|i| candidates.contains(&i)) {
+            } else if candidates.contains(&index) {
                 ("#ff7f0e", "candidate")
             } else {
                 ("#bbbbbb", "context")
             };
             let label = format!(
                 "{} {} -> {} ({})",
-                op["f"].as_str().unwrap_or("?"),
-                op["value"],
-                op["output"],
-                op["type"].as_str().unwrap_or("?")
+                op.f,
+                op.value,
+                op.output,
+                type_name(op.outcome)
             );
             let class = if index == bad { "bad-op" } else { "op" };
             let _ = writeln!(
@@ -96,7 +93,7 @@ pub fn counterexample_svg(results: &Value) -> Option<String> {
                 x(start),
                 y,
                 (x(end) - x(start)).max(3.0),
-                index.unwrap_or(0),
+                index,
                 escape(&label),
                 x(start) + 3.0,
                 y + 16.0,
@@ -115,18 +112,30 @@ mod tests {
 
     #[test]
     fn the_bad_operation_is_marked() {
-        let op = |i: u64, p: u64, t0: u64, t1: u64| {
-            json!({"index": i, "process": p, "f": "read", "value": null, "output": 3,
-                   "type": "ok", "invoke_time": t0, "complete_time": t1})
+        let op = |i: u64, p: u64, t0: u64, t1: u64| OpRef {
+            index: i,
+            complete_index: Some(i + 1),
+            process: p,
+            f: "read".into(),
+            key: None,
+            value: json!(null),
+            output: json!(3),
+            outcome: OpType::Ok,
+            invoke_time: t0,
+            complete_time: Some(t1),
         };
-        let results = json!({"check": {"counterexample": {
-            "key": "k0", "linearized_prefix": [0], "prefix_tail": [op(0, 1, 0, 10)],
-            "state": "1", "unplaceable": op(4, 2, 20, 30), "candidates": [op(6, 3, 22, 40)],
-            "window": [op(4, 2, 20, 30), op(6, 3, 22, 40)]}}});
-        let svg = counterexample_svg(&results).unwrap();
+        let cx = Counterexample {
+            key: Some("k0".into()),
+            linearized_prefix: vec![0],
+            prefix_tail: vec![op(0, 1, 0, 10)],
+            state: "1".into(),
+            unplaceable: op(4, 2, 20, 30),
+            candidates: vec![op(6, 3, 22, 40)],
+            window: vec![op(4, 2, 20, 30), op(6, 3, 22, 40)],
+        };
+        let svg = counterexample_svg(&cx).unwrap();
         assert_eq!(svg.matches(r#"class="bad-op""#).count(), 1);
         assert_eq!(svg.matches(r#"class="op""#).count(), 2);
         assert!(svg.contains("process 3"));
-        assert!(counterexample_svg(&json!({"check": {}})).is_none());
     }
 }

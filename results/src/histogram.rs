@@ -11,7 +11,7 @@ use crate::hgrm::percentile_distribution;
 use checker::oracles::heal_of;
 use checker::{Op, OpType, Process};
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -19,10 +19,11 @@ use std::path::Path;
 pub const ALL: &str = "all";
 
 /// Which part of the run a histogram covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     /// Every operation.
+    #[default]
     All,
     /// Operations that overlapped a fault.
     Fault,
@@ -42,7 +43,8 @@ impl Phase {
 }
 
 /// Names one histogram.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HistogramKey {
     /// The operation's function (`read`, `write`, ...), or [`ALL`].
     pub f: String,
@@ -60,7 +62,8 @@ impl HistogramKey {
 }
 
 /// One histogram's figures for results.json, in milliseconds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LatencySummary {
     /// Which histogram.
     #[serde(flatten)]

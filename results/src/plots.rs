@@ -3,6 +3,7 @@
 //! when clock faults ran. Every plot shades each fault period in its family's colour.
 
 use crate::palette::{fault_color, fault_family, op_color};
+use crate::record::RunRecord;
 use crate::run_data::{outcome_name, RunData};
 use crate::svg::{Axis, Chart};
 use checker::{OpType, Process};
@@ -199,7 +200,7 @@ fn rate(run: &RunData) -> String {
         };
         chart.line(&points, color, outcome);
     }
-    for r in recoveries(&run.results) {
+    for r in recoveries(run.results.as_ref()) {
         if let Some(ms) = r.first_ok_ms {
             chart.mark(
                 r.start + ms / 1000.0,
@@ -235,18 +236,21 @@ pub struct RecoveryMark {
     pub back_ms: Option<f64>,
 }
 
-/// The recovery figures in a results.json (`faults.recovery`).
-pub fn recoveries(results: &Value) -> Vec<RecoveryMark> {
-    let Some(list) = results["faults"]["recovery"].as_array() else {
+/// The recovery figures of a run (`faults.recovery` of its record; none without one).
+pub fn recoveries(results: Option<&RunRecord>) -> Vec<RecoveryMark> {
+    let Some(results) = results else {
         return Vec::new();
     };
-    list.iter()
+    results
+        .faults
+        .recovery
+        .iter()
         .map(|r| RecoveryMark {
-            fault: r["fault"].as_str().unwrap_or("?").to_string(),
-            start: r["start"].as_f64().unwrap_or(0.0) / 1e9,
-            stop: r["stop"].as_f64().map(|v| v / 1e9),
-            first_ok_ms: r["first_ok_after_start_ms"].as_f64(),
-            back_ms: r["full_throughput_after_heal_ms"].as_f64(),
+            fault: r.window.fault.clone(),
+            start: r.window.start as f64 / 1e9,
+            stop: r.window.stop.map(|v| v as f64 / 1e9),
+            first_ok_ms: r.first_ok_after_start_ms,
+            back_ms: r.full_throughput_after_heal_ms,
         })
         .collect()
 }

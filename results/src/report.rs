@@ -10,9 +10,10 @@
 use crate::counterexample::counterexample_svg;
 use crate::palette::{fault_color, fault_family};
 use crate::plots::{recoveries, Plot};
+use crate::record::{MessageCounts, ProxyRecord, RunRecord};
 use crate::run_data::RunData;
 use crate::svg::escape;
-use serde_json::Value;
+use checker::Verdict;
 use std::fmt::Write;
 
 /// The colour of a verdict.
@@ -33,16 +34,16 @@ fn verdict_badge(verdict: &str) -> String {
     )
 }
 
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
+fn num(v: f64, decimals: usize) -> String {
+    format!("{v:.decimals$}")
 }
 
-fn num(v: &Value, decimals: usize) -> String {
-    v.as_f64().map_or("-".into(), |f| format!("{f:.decimals$}"))
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Valid => "valid",
+        Verdict::Invalid => "invalid",
+        Verdict::Unknown => "unknown",
+    }
 }
 
 const STYLE: &str = "body{font-family:sans-serif;margin:24px;color:#222;max-width:1250px}\
@@ -57,44 +58,42 @@ figure{margin:12px 0}figcaption{font-size:13px;color:#555}";
 
 /// The report page of a run, with `plots` embedded.
 pub fn report_html(run: &RunData, plots: &[Plot]) -> String {
-    let r = &run.results;
+    let empty = RunRecord::default();
+    let r = run.results.as_ref().unwrap_or(&empty);
     let t = &run.test;
-    let name = text(&t["name"]);
-    let verdict = r["verdict"].as_str().unwrap_or("not checked");
+    let verdict = match (&run.results, r.verdict) {
+        (None, _) | (_, None) => "not checked",
+        (Some(_), Some(v)) => verdict_word(v),
+    };
     let mut h = String::new();
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} — {}</title><style>{STYLE}</style></head><body>\n",
-        escape(&name),
+        escape(&t.name),
         escape(verdict)
     );
     let _ = writeln!(
         h,
         r#"<h1>{} <span class="big">{}</span></h1><p>{} · seed {} · started {} · <a href="timeline.html">timeline</a> · <a href="results.json">results.json</a> · <a href="history.jsonl">history.jsonl</a></p>"#,
-        escape(&name),
+        escape(&t.name),
         verdict_badge(verdict),
         escape(&run.dir.display().to_string()),
-        text(&t["seed"]),
-        escape(&text(&t["started_at"]))
+        t.seed,
+        escape(&t.started_at)
     );
-    if let Some(e) = r["error"].as_str() {
+    if let Some(e) = &r.error {
         let _ = writeln!(h, "<p><b>The run broke:</b> {}</p>", escape(e));
     }
     // Verdicts.
     h.push_str("<h2 id=\"verdicts\">Verdicts</h2><table><tr><th>oracle</th><th>verdict</th><th>summary</th><th>evidence</th></tr>\n");
-    for o in r["oracles"].as_array().into_iter().flatten() {
-        let evidence: Vec<String> = o["evidence"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|e| escape(&text(e)))
-            .collect();
+    for o in &r.oracles {
+        let evidence: Vec<String> = o.evidence.iter().map(|e| escape(e)).collect();
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&text(&o["name"])),
-            verdict_badge(o["verdict"].as_str().unwrap_or("?")),
-            escape(&text(&o["summary"])),
+            escape(&o.name),
+            verdict_badge(verdict_word(o.verdict)),
+            escape(&o.summary),
             if evidence.is_empty() {
                 String::new()
             } else {
@@ -104,26 +103,26 @@ pub fn report_html(run: &RunData, plots: &[Plot]) -> String {
     }
     h.push_str("</table>\n");
     // Reproduce and config.
-    let reproduce = r["reproduce"]
-        .as_str()
-        .or(t["reproduce"].as_str())
+    let reproduce = [r.reproduce.as_str(), t.reproduce.as_str()]
+        .into_iter()
+        .find(|s| !s.is_empty())
         .unwrap_or("-");
-    let total = &r["counts"]["total"];
+    let total = r.total();
     let _ = writeln!(
         h,
         "<h2 id=\"config\">Configuration</h2><p>Reproduce with:</p><pre id=\"reproduce\">{}</pre>\
          <p>{} workload, {} model, n = {}, seed {}; {} ok, {} fail, {} info; {} ops/s over {} s</p>\
          <details><summary>test.json</summary><pre>{}</pre></details>",
         escape(reproduce),
-        escape(&text(&r["workload"])),
-        escape(&text(&t["model"])),
-        text(&t["n"]),
-        text(&t["seed"]),
-        text(&total["ok"]),
-        text(&total["fail"]),
-        text(&total["info"]),
-        num(&r["ops_per_sec"], 1),
-        num(&r["workload_seconds"], 1),
+        escape(&r.workload),
+        escape(&t.model),
+        t.n,
+        t.seed,
+        total.ok,
+        total.fail,
+        total.info,
+        num(r.ops_per_sec, 1),
+        num(r.workload_seconds, 1),
         escape(&serde_json::to_string_pretty(t).unwrap_or_default())
     );
     // Plots.
@@ -142,14 +141,16 @@ pub fn report_html(run: &RunData, plots: &[Plot]) -> String {
     latency_table(&mut h, r);
     fault_table(run, &mut h);
     recovery_table(&mut h, r);
-    proxy_table(&mut h, &run.proxy);
+    proxy_table(&mut h, run.proxy.as_ref());
     replica_table(&mut h, r);
-    if let Some(svg) = counterexample_svg(r) {
-        let _ = writeln!(
-            h,
-            "<h2 id=\"counterexample\">Counterexample</h2><p>The operation in red cannot be linearized after the longest linearizable prefix; orange ones could have gone next and led nowhere.</p>{svg}<details><summary>check.counterexample</summary><pre>{}</pre></details>",
-            escape(&serde_json::to_string_pretty(&r["check"]["counterexample"]).unwrap_or_default())
-        );
+    if let Some(cx) = r.check.as_ref().and_then(|c| c.counterexample.as_ref()) {
+        if let Some(svg) = counterexample_svg(cx) {
+            let _ = writeln!(
+                h,
+                "<h2 id=\"counterexample\">Counterexample</h2><p>The operation in red cannot be linearized after the longest linearizable prefix; orange ones could have gone next and led nowhere.</p>{svg}<details><summary>check.counterexample</summary><pre>{}</pre></details>",
+                escape(&serde_json::to_string_pretty(cx).unwrap_or_default())
+            );
+        }
     }
     let _ = writeln!(
         h,
@@ -164,22 +165,22 @@ if(svgs===want&&tables>0){{root.dataset.rendered='ok';}}else{{console.error('rep
     h
 }
 
-fn latency_table(h: &mut String, r: &Value) {
+fn latency_table(h: &mut String, r: &RunRecord) {
     h.push_str("<h2 id=\"latency\">Latency (ms)</h2><table><tr><th>operation</th><th>outcome</th><th>phase</th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>.hgrm</th></tr>\n");
-    for l in r["latency_histograms"].as_array().into_iter().flatten() {
+    for l in &r.latency_histograms {
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td><a href=\"{}\">file</a></td></tr>",
-            escape(&text(&l["f"])),
-            escape(&text(&l["outcome"])),
-            escape(&text(&l["phase"])),
-            text(&l["count"]),
-            num(&l["p50"], 2),
-            num(&l["p90"], 2),
-            num(&l["p99"], 2),
-            num(&l["p999"], 2),
-            num(&l["max"], 2),
-            escape(&text(&l["file"]))
+            escape(&l.key.f),
+            escape(&l.key.outcome),
+            l.key.phase.name(),
+            l.count,
+            num(l.p50, 2),
+            num(l.p90, 2),
+            num(l.p99, 2),
+            num(l.p999, 2),
+            num(l.max, 2),
+            escape(&l.file)
         );
     }
     h.push_str("</table>\n");
@@ -208,19 +209,19 @@ fn fault_table(run: &RunData, h: &mut String) {
     h.push_str("</table>\n");
 }
 
-fn recovery_table(h: &mut String, r: &Value) {
-    let vc: Vec<String> = r["faults"]["view_changes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|v| v.as_u64().map_or("?".into(), |v| v.to_string()))
+fn recovery_table(h: &mut String, r: &RunRecord) {
+    let vc: Vec<String> = r
+        .faults
+        .view_changes
+        .iter()
+        .map(|v| v.map_or("?".into(), |v| v.to_string()))
         .collect();
     let _ = writeln!(
         h,
         "<h2 id=\"recovery\">Recovery and view changes</h2><p>View changes per replica: [{}]</p><table><tr><th>fault</th><th>start (s)</th><th>heal (s)</th><th>first ok after start (ms)</th><th>full throughput after heal (ms)</th></tr>",
         vc.join(", ")
     );
-    for m in recoveries(r) {
+    for m in recoveries(Some(r)) {
         let ms = |v: Option<f64>| v.map_or("never".into(), |v| format!("{v:.0}"));
         let _ = writeln!(
             h,
@@ -235,30 +236,22 @@ fn recovery_table(h: &mut String, r: &Value) {
     h.push_str("</table>\n");
 }
 
-fn proxy_table(h: &mut String, proxy: &Value) {
+fn proxy_table(h: &mut String, proxy: Option<&ProxyRecord>) {
     h.push_str("<h2 id=\"proxy\">Proxy counters</h2>");
-    let Some(links) = proxy.as_object() else {
+    let Some(proxy) = proxy else {
         h.push_str("<p>No proxy (--no-proxy).</p>\n");
         return;
     };
-    const COLS: [&str; 6] = [
-        "delivered",
-        "dropped",
-        "delayed",
-        "duplicated",
-        "reordered",
-        "replayed",
-    ];
     h.push_str("<table><tr><th>link</th><th>message</th>");
-    for c in COLS {
+    for c in MessageCounts::COLUMNS {
         let _ = write!(h, "<th>{c}</th>");
     }
     h.push_str("</tr>\n");
-    for (link, kinds) in links {
-        for (kind, counts) in kinds.as_object().into_iter().flatten() {
+    for (link, kinds) in &proxy.links {
+        for (kind, counts) in kinds {
             let _ = write!(h, "<tr><td>{}</td><td>{}</td>", escape(link), escape(kind));
-            for c in COLS {
-                let _ = write!(h, "<td class=n>{}</td>", text(&counts[c]));
+            for v in counts.values() {
+                let _ = write!(h, "<td class=n>{v}</td>");
             }
             h.push_str("</tr>\n");
         }
@@ -266,25 +259,25 @@ fn proxy_table(h: &mut String, proxy: &Value) {
     h.push_str("</table>\n");
 }
 
-fn replica_table(h: &mut String, r: &Value) {
+fn replica_table(h: &mut String, r: &RunRecord) {
     h.push_str("<h2 id=\"replicas\">Replicas</h2><table><tr><th>replica</th><th>pid</th><th>exit</th><th>log</th></tr>\n");
-    for rep in r["replicas"].as_array().into_iter().flatten() {
-        let id = text(&rep["id"]);
+    for rep in &r.replicas {
+        let id = rep.id;
         let _ = writeln!(
             h,
             "<tr><td>{id}</td><td>{}</td><td>{}</td><td><a href=\"replicas/{id}/replica.log\">replica.log</a> · <a href=\"replicas/{id}/executed.json\">executed.json</a></td></tr>",
-            text(&rep["pid"]),
-            escape(&text(&rep["status"]))
+            rep.pid,
+            escape(&rep.status)
         );
     }
     h.push_str("</table>\n");
-    for c in r["faults"]["crashes"].as_array().into_iter().flatten() {
+    for c in &r.faults.crashes {
         let _ = writeln!(
             h,
             "<p>Replica {} exited on its own ({}); its log ends:</p><pre>{}</pre>",
-            text(&c["replica"]),
-            escape(&text(&c["status"])),
-            escape(&text(&c["log_tail"]))
+            c.replica,
+            escape(&c.status),
+            escape(&c.log_tail)
         );
     }
 }

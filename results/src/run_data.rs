@@ -3,7 +3,11 @@
 //! paired into spans. Everything the plots, the report and the timeline draw comes from
 //! here, so they can be rebuilt from any stored run.
 
-use crate::error::{read_json, Error, Result};
+use crate::error::{Error, Result};
+use crate::record::{
+    read_optional, read_record, ProxyRecord, RunRecord, TestRecord, PROXY_FILE, RESULTS_FILE,
+    TEST_FILE,
+};
 use checker::oracles::{fault_windows, FaultWindow};
 use checker::{Op, OpType, Process};
 use serde_json::Value;
@@ -87,11 +91,11 @@ pub struct RunData {
     /// The run directory.
     pub dir: PathBuf,
     /// test.json.
-    pub test: Value,
-    /// results.json (`null` if the run wrote none).
-    pub results: Value,
-    /// proxy.json (`null` without the proxy).
-    pub proxy: Value,
+    pub test: TestRecord,
+    /// results.json (`None` if the run wrote none).
+    pub results: Option<RunRecord>,
+    /// proxy.json (`None` without the proxy).
+    pub proxy: Option<ProxyRecord>,
     /// The history.
     pub ops: Vec<Op>,
     /// Client operations paired.
@@ -105,24 +109,16 @@ pub struct RunData {
 impl RunData {
     /// Reads a run directory; it needs test.json and history.jsonl.
     pub fn load(dir: &Path) -> Result<RunData> {
-        let test_path = dir.join("test.json");
+        let test_path = dir.join(TEST_FILE);
         if !test_path.is_file() {
             return Err(Error::NotARun {
                 path: dir.to_path_buf(),
                 why: "not a run directory (no test.json)".into(),
             });
         }
-        let test = read_json(&test_path)?;
-        let optional = |name: &str| -> Result<Value> {
-            let path = dir.join(name);
-            if path.is_file() {
-                read_json(&path)
-            } else {
-                Ok(Value::Null)
-            }
-        };
-        let results = optional("results.json")?;
-        let proxy = optional("proxy.json")?;
+        let test = read_record(&test_path)?;
+        let results = read_optional(&dir.join(RESULTS_FILE))?;
+        let proxy = read_optional(&dir.join(PROXY_FILE))?;
         let ops = checker::history::read_jsonl(&dir.join("history.jsonl"))?;
         let spans = spans(&ops);
         let faults = fault_windows(&ops);

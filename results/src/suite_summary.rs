@@ -2,6 +2,7 @@
 //! writes and `harness compare` and the JUnit writer read).
 
 use crate::error::{io, read_json, Error, Result};
+use crate::record::RunRecord;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -61,6 +62,51 @@ impl SuiteRun {
             oracles: Vec::new(),
             error: Some(error),
             reproduce,
+        }
+    }
+
+    /// A run as its record tells it: `record` is its `results.json` (`None`: it wrote
+    /// none, so it is `broken`); `reproduce` is used when the record has no command.
+    pub fn from_record(
+        name: &str,
+        dir: Option<String>,
+        exit_code: Option<i32>,
+        seconds: f64,
+        record: Option<&RunRecord>,
+        reproduce: String,
+    ) -> SuiteRun {
+        let Some(r) = record else {
+            return SuiteRun {
+                dir,
+                exit_code,
+                seconds,
+                ..SuiteRun::broken(name, "the run wrote no results.json".into(), reproduce)
+            };
+        };
+        SuiteRun {
+            name: name.into(),
+            dir,
+            exit_code,
+            verdict: r.verdict_name().into(),
+            seconds,
+            ops_per_sec: Some(r.ops_per_sec),
+            p99_ms: Some(r.latency_us.p99 as f64 / 1000.0),
+            faults: r.fault_families(),
+            oracles: r
+                .oracles
+                .iter()
+                .map(|o| OracleLine {
+                    name: o.name.clone(),
+                    verdict: format!("{:?}", o.verdict).to_lowercase(),
+                    summary: o.summary.clone(),
+                })
+                .collect(),
+            error: r.error.clone(),
+            reproduce: if r.reproduce.is_empty() {
+                reproduce
+            } else {
+                r.reproduce.clone()
+            },
         }
     }
 

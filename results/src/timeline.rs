@@ -91,7 +91,11 @@ pub fn timeline_html(run: &RunData) -> String {
         "end": run.end as f64 / 1e6,
     });
     let data = data.to_string().replace("</", "<\\/");
-    let name = run.test["name"].as_str().unwrap_or("run");
+    let name = if run.test.name.is_empty() {
+        "run"
+    } else {
+        &run.test.name
+    };
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} timeline</title>\
 <style>body{{font-family:sans-serif;margin:12px}}#wrap{{position:relative}}canvas{{border:1px solid #ccc;cursor:grab}}\

@@ -17,7 +17,7 @@ use std::str::FromStr;
 /// - Porcupine's etcd model, and this project's own harness (a read of a missing key
 ///   returns `nil` on purpose), mean the empty register: a read of `nil` must find the
 ///   register empty. That is [`NilRead::Value`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NilRead {
     /// A read of `nil` constrains nothing (Knossos).

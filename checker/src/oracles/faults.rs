@@ -5,10 +5,10 @@
 //! `reset-clock`. A start never stopped lasts to the end of the history.
 
 use crate::history::{Op, Process};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One fault, from its start to its heal (history nanoseconds).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultWindow {
     /// The start operation's `f` (`start-partition`, `kill`, ...).
     pub fault: String,

@@ -26,10 +26,10 @@ pub use recovery::{recovery, Recovery};
 pub use validity::{exactly_once, validity};
 
 use crate::verdict::Verdict;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One oracle's judgement.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OracleResult {
     /// The oracle's name (`agreement`, `validity`, ...).
     pub name: String,
@@ -38,7 +38,7 @@ pub struct OracleResult {
     /// One line saying what was judged and found.
     pub summary: String,
     /// The evidence of a violation (empty when valid).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<String>,
 }
 

@@ -3,7 +3,7 @@
 
 use super::faults::{fault_windows, FaultWindow};
 use crate::history::{Op, OpType, Process};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Throughput is "back" once a one-second window after the heal holds at least this
 /// share of the pre-fault rate.
@@ -13,7 +13,7 @@ const PRE_FAULT: u64 = 10_000_000_000;
 const SECOND: u64 = 1_000_000_000;
 
 /// The recovery of one fault.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recovery {
     /// The fault.
     #[serde(flatten)]

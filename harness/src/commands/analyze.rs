@@ -5,49 +5,44 @@
 
 use crate::cli::AnalyzeArgs;
 use crate::exit::{Exit, ExitContext, Failure};
-use crate::history_check::{check_history, read_history};
-use crate::run_config::RunConfig;
-use crate::store::write_json;
-use anyhow::{anyhow, Context};
-use checker::Verdict;
+use crate::run::history::{check_history, read_history};
+use anyhow::Context;
+use results::record::{read_optional, read_record, RunRecord, TestRecord, RESULTS_FILE, TEST_FILE};
+use results::store::write_json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use workloads::WorkloadKind;
 
-/// The part of `test.json` analysis needs.
+/// The one setting of a stored run analysis needs (read this narrowly, so runs stored
+/// by older harnesses, whose settings differ, still load).
 #[derive(Debug, Deserialize)]
-struct StoredTest {
-    config: RunConfig,
+struct StoredWorkload {
+    workload: WorkloadKind,
 }
 
 /// Runs `harness analyze`.
 pub(crate) fn run(args: &AnalyzeArgs) -> Result<Exit, Failure> {
-    let test_path = args.dir.join("test.json");
-    let text = std::fs::read_to_string(&test_path)
-        .with_context(|| format!("cannot read {}", test_path.display()))
+    let test_path = args.dir.join(TEST_FILE);
+    let test: TestRecord<Option<StoredWorkload>> = read_record(&test_path)
+        .with_context(|| format!("{} is not a harness run directory", args.dir.display()))
         .or_exit(Exit::BadInput)?;
-    let test: StoredTest = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a harness test.json", test_path.display()))
-        .or_exit(Exit::BadInput)?;
-    let workload = test.config.workload;
+    let workload = test
+        .config
+        .with_context(|| format!("{} names no workload", test_path.display()))
+        .or_exit(Exit::BadInput)?
+        .workload;
     let ops = read_history(&args.dir.join("history.jsonl")).or_exit(Exit::BadInput)?;
     let check = check_history(ops, workload, args.check_timeout).or_exit(Exit::BadInput)?;
-    let results_path = args.dir.join("results.json");
-    let mut results = match std::fs::read_to_string(&results_path) {
-        Ok(text) => serde_json::from_str::<Value>(&text)
-            .ok()
-            .filter(Value::is_object)
-            .ok_or_else(|| anyhow!("{} is not a JSON object", results_path.display()))
-            .or_exit(Exit::BadInput)?,
-        Err(_) => json!({}),
-    };
+    let results_path = args.dir.join(RESULTS_FILE);
+    let mut record: RunRecord = read_optional(&results_path)
+        .context("cannot read the stored results")
+        .or_exit(Exit::BadInput)?
+        .unwrap_or_default();
     let mut verdicts = vec![check.verdict];
-    if let Some(oracles) = results.get_mut("oracles").and_then(Value::as_array_mut) {
-        for o in oracles.iter_mut() {
-            if o["name"] == "linearizability" {
-                o["verdict"] = json!(check.verdict);
-            } else if let Ok(v) = serde_json::from_value::<Verdict>(o["verdict"].clone()) {
-                verdicts.push(v);
-            }
+    for o in &mut record.oracles {
+        if o.name == "linearizability" {
+            o.verdict = check.verdict;
+        } else {
+            verdicts.push(o.verdict);
         }
     }
     let verdict = checker::oracles::worst(verdicts);
@@ -64,14 +59,14 @@ pub(crate) fn run(args: &AnalyzeArgs) -> Result<Exit, Failure> {
         check.elapsed_ms
     );
     if !args.dry_run {
-        results["verdict"] = json!(verdict);
-        results["check"] = serde_json::to_value(&check)
-            .context("cannot render the check result")
+        record.verdict = Some(verdict);
+        record.check = Some(check);
+        record.analyzed_at = Some(chrono::Local::now().to_rfc3339());
+        write_json(&results_path, &record)
+            .context("cannot write the results")
             .or_exit(Exit::Broken)?;
-        results["analyzed_at"] = json!(chrono::Local::now().to_rfc3339());
-        write_json(&results_path, &results).or_exit(Exit::Broken)?;
         // The pages show the new verdict (and its counterexample).
-        if let Err(e) = ::results::write_artifacts(&args.dir) {
+        if let Err(e) = results::write_artifacts(&args.dir) {
             eprintln!("harness: warning: cannot rebuild the report: {e}");
         }
     }

@@ -5,7 +5,7 @@
 //! process's peak resident memory while checking it. Parsing is timed separately. Reads of
 //! nil mean what they mean by default for the file's format and model (`nil` column).
 
-use super::load::read_calls;
+use super::history_file::read_calls;
 use crate::cli::BenchCheckArgs;
 use crate::exit::{Exit, ExitContext, Failure};
 use anyhow::{bail, Context, Result};

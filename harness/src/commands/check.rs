@@ -1,6 +1,6 @@
 //! `harness check FILE`: is this history linearizable?
 
-use super::load::read_calls;
+use super::history_file::read_calls;
 use crate::cli::CheckArgs;
 use crate::exit::{Exit, ExitContext, Failure};
 use anyhow::Context;

@@ -1,10 +1,11 @@
-//! One file per command; `run` dispatches.
+//! One file per command; [`run`] dispatches. (`history_file` reads the histories
+//! `check` and `bench-check` are given.)
 
 mod analyze;
 mod bench_check;
 mod check;
 mod compare;
-pub(crate) mod load;
+mod history_file;
 mod replica;
 mod report;
 mod run;
@@ -16,7 +17,7 @@ use crate::cli::Command;
 use crate::exit::{Exit, Failure};
 
 /// Runs one command.
-pub(crate) fn run(command: Command) -> Result<Exit, Failure> {
+pub fn run(command: Command) -> Result<Exit, Failure> {
     match command {
         Command::Check(args) => check::run(&args),
         Command::BenchCheck(args) => bench_check::run(&args),

@@ -7,6 +7,7 @@
 use crate::cli::ReplicaArgs;
 use crate::exit::{Exit, ExitContext, Failure};
 use anyhow::{anyhow, Context};
+use clap::Parser;
 use nix::sys::signal::Signal;
 use std::os::unix::process::CommandExt;
 
@@ -31,5 +32,15 @@ pub(crate) fn run(args: &ReplicaArgs) -> Result<Exit, Failure> {
             .with_context(|| format!("cannot execute {}", bin.display()))
             .or_exit(Exit::Broken);
     }
-    crate::replica_entry::run(&args.args)
+    run_in_process(&args.args)
+}
+
+/// Parses the replica's flags as `replica` would and runs it until SIGTERM or SIGINT.
+fn run_in_process(flags: &[String]) -> Result<Exit, Failure> {
+    let argv = std::iter::once("replica".to_string()).chain(flags.iter().cloned());
+    let args = replica::cli::Args::try_parse_from(argv)
+        .map_err(|e| anyhow!("bad replica flags: {e}"))
+        .or_exit(Exit::BadInput)?;
+    replica::cli::run(args, |addr| println!("ready {addr}")).or_exit(Exit::Broken)?;
+    Ok(Exit::Valid)
 }

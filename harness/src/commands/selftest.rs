@@ -1,5 +1,5 @@
 //! `harness selftest`: proves the harness finds bugs. For each seeded bug (see
-//! [`crate::selftest`]) it runs the bug's scenario `--runs` times against replicas
+//! [`crate::config::selftest`]) it runs the bug's scenario `--runs` times against replicas
 //! (or clients) with that bug switched on, and each scenario as often against the
 //! correct build; every run is one `harness run` in its own process, stored under
 //! `STORE/suites/selftest/<timestamp>/` like a suite's (so `harness serve` lists it).
@@ -12,15 +12,15 @@
 
 use super::suite::run_cell;
 use crate::cli::SelftestArgs;
+use crate::config::selftest::{Scenario, SeededBug};
+use crate::config::suite::Cell;
+use crate::config::RunConfig;
 use crate::exit::{Exit, ExitContext, Failure};
-use crate::run_config::RunConfig;
-use crate::selftest::{Scenario, SeededBug};
-use crate::store::{create_run_dir, write_json};
-use crate::suite::Cell;
-use ::results::suite_summary::{SuiteRun, SuiteSummary};
 use anyhow::{anyhow, bail, Context, Result};
+use results::record::{read_optional, RunRecord, RESULTS_FILE};
+use results::store::{create_run_dir, write_json};
+use results::suite_summary::{SuiteRun, SuiteSummary};
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
@@ -196,7 +196,7 @@ fn run_one(
         let (key, value) = bug.run_key();
         table.insert(key.into(), toml::Value::String(value.into()));
     }
-    let config = RunConfig::from_toml(&toml::to_string(&table)?)
+    let config = RunConfig::from_table(&table)
         .with_context(|| format!("scenario {} does not resolve", scenario.name()))?;
     let cell = Cell {
         index,
@@ -205,21 +205,20 @@ fn run_one(
         config,
     };
     let run = run_cell(&cell, dir)?;
-    let results = run
-        .dir
-        .as_ref()
-        .and_then(|d| std::fs::read(dir.join(d).join("results.json")).ok())
-        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        .unwrap_or(Value::Null);
-    let first = &results["first_violation"];
+    let record: Option<RunRecord> = run.dir.as_ref().and_then(|d| {
+        read_optional(&dir.join(d).join(RESULTS_FILE))
+            .ok()
+            .flatten()
+    });
+    let first = record.and_then(|r| r.first_violation);
     let trial = Trial {
         bug: bug.map(SeededBug::name),
         scenario: scenario.name(),
         seed,
         verdict: run.verdict.clone(),
-        caught_by: first["oracle"].as_str().map(str::to_string),
-        detected_after_s: first["at_s"].as_f64(),
-        evidence: first["evidence"].as_str().map(str::to_string),
+        caught_by: first.as_ref().map(|f| f.oracle.clone()),
+        detected_after_s: first.as_ref().map(|f| f.at_s),
+        evidence: first.map(|f| f.evidence),
         dir: run.dir.clone(),
         reproduce: run.reproduce.clone(),
     };

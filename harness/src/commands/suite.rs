@@ -1,4 +1,4 @@
-//! `harness suite FILE.toml`: run a matrix of scenarios (see [`crate::suite`]), one
+//! `harness suite FILE.toml`: run a matrix of scenarios (see [`crate::config::suite`]), one
 //! `harness run` each (the harness re-executes itself, so each run is isolated in its
 //! own process), into `STORE/suites/<name>/<timestamp>/`, which holds each run
 //! directory, each cell's config and output, `summary.json`, `summary.txt` and, with
@@ -8,13 +8,13 @@
 //! (in that order of precedence), 254 a bad suite file or arguments.
 
 use crate::cli::SuiteArgs;
+use crate::config::suite::{Cell, Suite};
 use crate::exit::{Exit, ExitContext, Failure};
-use crate::store::create_run_dir;
-use crate::suite::{Cell, Suite};
-use ::results::junit::junit_xml;
-use ::results::suite_summary::{OracleLine, SuiteRun, SuiteSummary};
 use anyhow::{anyhow, Context, Result};
-use serde_json::Value;
+use results::junit::junit_xml;
+use results::record::{read_optional, RunRecord, RESULTS_FILE};
+use results::store::{create_run_dir, newest_run};
+use results::suite_summary::{SuiteRun, SuiteSummary};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -86,7 +86,7 @@ pub(crate) fn run(args: &SuiteArgs) -> Result<Exit, Failure> {
             SuiteRun::broken(
                 &cell.name,
                 format!("{e:#}"),
-                cell.config.reproduce_command(),
+                cell.config.settings.reproduce_command(),
             )
         });
         eprintln!(
@@ -150,7 +150,7 @@ pub(super) fn run_cell(cell: &Cell, suite_dir: &Path) -> Result<SuiteRun> {
     let log = std::fs::File::create(&log_path)
         .with_context(|| format!("cannot create {}", log_path.display()))?;
     let exe = std::env::current_exe().context("cannot find the harness binary")?;
-    let c = &cell.config;
+    let c = &cell.config.settings;
     let limit =
         Duration::from_secs(c.time_limit + c.recovery_time + c.ready_timeout + c.check_timeout)
             + RUN_SLACK;
@@ -178,64 +178,24 @@ pub(super) fn run_cell(cell: &Cell, suite_dir: &Path) -> Result<SuiteRun> {
     };
     let seconds = started.elapsed().as_secs_f64();
     let run_dir = newest_run(&suite_dir.join(&cell.name));
-    let results = run_dir
+    let record: Option<RunRecord> = run_dir
         .as_ref()
-        .and_then(|d| std::fs::read(d.join("results.json")).ok())
-        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        .unwrap_or(Value::Null);
-    let verdict = results["verdict"].as_str().unwrap_or("broken").to_string();
-    let mut error = results["error"].as_str().map(str::to_string);
-    if status.is_none() {
-        error = Some(format!("killed after {} s", limit.as_secs()));
-    }
-    let oracles = results["oracles"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|o| OracleLine {
-            name: o["name"].as_str().unwrap_or("?").into(),
-            verdict: o["verdict"].as_str().unwrap_or("?").into(),
-            summary: o["summary"].as_str().unwrap_or("").into(),
-        })
-        .collect();
-    let mut faults: Vec<String> = results["faults"]["recovery"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r["fault"].as_str())
-        .map(|f| ::results::palette::fault_family(f).to_string())
-        .collect();
-    faults.sort();
-    faults.dedup();
-    Ok(SuiteRun {
-        name: cell.name.clone(),
-        dir: run_dir.as_ref().and_then(|d| {
-            d.strip_prefix(suite_dir)
-                .ok()
-                .map(|p| p.display().to_string())
-        }),
-        exit_code: status.and_then(|s| s.code()),
-        verdict,
+        .and_then(|d| read_optional(&d.join(RESULTS_FILE)).ok().flatten());
+    let dir = run_dir.as_ref().and_then(|d| {
+        d.strip_prefix(suite_dir)
+            .ok()
+            .map(|p| p.display().to_string())
+    });
+    let mut run = SuiteRun::from_record(
+        &cell.name,
+        dir,
+        status.and_then(|s| s.code()),
         seconds,
-        ops_per_sec: results["ops_per_sec"].as_f64(),
-        p99_ms: results["latency_us"]["p99"].as_f64().map(|us| us / 1000.0),
-        faults,
-        oracles,
-        error,
-        reproduce: results["reproduce"]
-            .as_str()
-            .map_or_else(|| c.reproduce_command(), str::to_string),
-    })
-}
-
-/// The newest run directory under `dir` (names are timestamps).
-fn newest_run(dir: &Path) -> Option<std::path::PathBuf> {
-    let mut runs: Vec<_> = std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.path())
-        .collect();
-    runs.sort();
-    runs.pop()
+        record.as_ref(),
+        c.reproduce_command(),
+    );
+    if status.is_none() {
+        run.error = Some(format!("killed after {} s", limit.as_secs()));
+    }
+    Ok(run)
 }

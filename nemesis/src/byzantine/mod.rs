@@ -32,8 +32,6 @@ use std::sync::Mutex;
 
 /// Earlier messages kept per faulty replica, for `replay` and `shift`.
 const RECENT: usize = 32;
-/// The ChaCha stream of the run seed Byzantine choices draw from.
-const BYZANTINE_STREAM: u64 = 1 << 44;
 
 /// What a faulty replica's message becomes.
 #[derive(Debug, Default)]
@@ -87,7 +85,7 @@ impl Byzantine {
         seed: u64,
     ) -> Byzantine {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(BYZANTINE_STREAM);
+        rng.set_stream(crate::streams::BYZANTINE);
         let withheld = *mutators::WITHHOLDABLE.choose(&mut rng).expect("kinds");
         let censored = rng.gen_range(0..clients.max(1));
         Byzantine {

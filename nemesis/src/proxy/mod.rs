@@ -61,9 +61,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest body accepted (the replicas' own limit).
 const BODY_LIMIT: usize = 256 * 1024 * 1024;
 
-/// The ChaCha stream of the run seed the proxy's verdicts draw from.
-const PROXY_STREAM: u64 = 1 << 41;
-
 type Recent = BTreeMap<Link, VecDeque<(bool, Bytes)>>;
 
 struct Shared {
@@ -137,7 +134,7 @@ impl Proxy {
             .build()
             .map_err(|e| Error::Proxy(format!("http client: {e}")))?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(PROXY_STREAM);
+        rng.set_stream(crate::streams::PROXY);
         let shared = Arc::new(Shared {
             rules: Arc::new(Mutex::new(RuleTable::default())),
             rng: Mutex::new(rng),
