@@ -110,6 +110,10 @@ pub struct RunSettings {
     /// When replicas fsync their write-ahead log.
     #[arg(long, value_enum, default_value_t = Fsync::Always)]
     pub fsync: Fsync,
+    /// The replicas' view-change timeout T in ms (doubled after each failed view
+    /// change) [default: the replica's own, 1000].
+    #[arg(long, value_name = "MS")]
+    pub view_change_timeout_ms: Option<u64>,
     /// One more flag for every replica, verbatim (repeat it, e.g.
     /// --replica-arg=--batch-size --replica-arg=1) [default: none].
     #[arg(long = "replica-arg", value_name = "ARG", allow_hyphen_values = true)]
@@ -267,6 +271,9 @@ impl RunSettings {
     /// The flags every replica gets besides its identity and files.
     pub fn replica_flags(&self) -> Vec<String> {
         let mut flags = vec!["--fsync".to_string(), self.fsync.name().to_string()];
+        if let Some(ms) = self.view_change_timeout_ms {
+            flags.extend(["--view-change-timeout-ms".to_string(), ms.to_string()]);
+        }
         if let Some(bugs) = &self.replica_bug {
             flags.extend(["--bug".to_string(), bugs.clone()]);
         }
