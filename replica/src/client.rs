@@ -234,6 +234,18 @@ pub struct Client {
     http: reqwest::Client,
     retransmit: Duration,
     floor: Option<TimestampFloor>,
+    on_request: Option<RequestHook>,
+}
+
+/// Told `(client, timestamp)` of every request before it is sent (see
+/// [`Client::on_request`]).
+#[derive(Clone)]
+pub struct RequestHook(pub std::sync::Arc<dyn Fn(ClientId, u64) + Send + Sync>);
+
+impl std::fmt::Debug for RequestHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RequestHook")
+    }
 }
 
 /// What one `POST /request` produced.
@@ -244,6 +256,12 @@ enum Answer {
 }
 
 impl Client {
+    /// Calls `hook` with `(client, timestamp)` of every request before it is sent, so
+    /// a request whose answer is never awaited is still known to have been sent.
+    pub fn on_request(&mut self, hook: RequestHook) {
+        self.on_request = Some(hook);
+    }
+
     /// A client that reaches replica `i` at `config.replicas[i].listen`.
     pub fn new(config: &ClusterConfig, id: ClientId, key: SigningKey) -> Result<Self, ClientError> {
         Self::with_addrs(config, id, key, config.listen_addrs())
@@ -274,6 +292,7 @@ impl Client {
             http,
             retransmit: Duration::from_millis(1000),
             floor: None,
+            on_request: None,
         })
     }
 
@@ -347,6 +366,9 @@ impl Client {
             floor.reserve(self.proto.next_timestamp(now_us))?;
         }
         let request = self.proto.start(op, now_us);
+        if let Some(hook) = &self.on_request {
+            (hook.0)(self.proto.id(), self.proto.last_timestamp());
+        }
         let body = serde_json::to_vec(&request).expect("requests serialize");
         let deadline = tokio::time::Instant::now() + timeout;
         let mut tasks = JoinSet::new();

@@ -49,6 +49,11 @@ impl PbftClient {
         })
     }
 
+    /// Calls `hook` with `(client, timestamp)` of every request before it is sent.
+    pub fn on_request(&mut self, hook: replica::client::RequestHook) {
+        self.inner.on_request(hook);
+    }
+
     /// Switches a seeded client bug on (self-test builds only; ignored otherwise).
     pub fn set_bug(&mut self, bug: replica::bugs::ClientBug) {
         self.inner.set_bug(bug);

@@ -7,11 +7,15 @@
 //! - [`agreement`]: no two replicas executed different batches at one sequence number.
 //! - [`validity`]: every executed request was invoked, and none executed twice.
 //! - [`faults`]: the fault windows a history's `nemesis` operations describe.
-//! - [`liveness`]: no stall while no fault is active; the final reads complete.
+//! - [`availability`]: progress whenever at most f replicas are touched by a fault.
+//! - [`convergence`]: every replica ends at the same executed prefix and state.
+//! - [`liveness`]: the final reads complete.
 //! - [`recovery`]: per fault, time to the first completed operation and to full
 //!   throughput after the heal.
 
 pub mod agreement;
+pub mod availability;
+pub mod convergence;
 pub mod faults;
 pub mod liveness;
 pub mod logs;
@@ -19,8 +23,10 @@ pub mod recovery;
 pub mod validity;
 
 pub use agreement::agreement;
+pub use availability::{availability, quorum_timeout, Lost, ProgressBound};
+pub use convergence::{convergence, ReplicaState};
 pub use faults::{active_at, fault_windows, heal_of, FaultWindow};
-pub use liveness::{final_reads, stall};
+pub use liveness::final_reads;
 pub use logs::{ExecutedEntry, ExecutedRequest, ReplicaLog};
 pub use recovery::{recovery, Recovery};
 pub use validity::{exactly_once, validity};

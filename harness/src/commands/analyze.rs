@@ -1,12 +1,15 @@
 //! `harness analyze DIR`: re-check a stored run's history for linearizability. The
 //! other oracles' verdicts stored in results.json (agreement, crashes, liveness, ...)
-//! stand; the run's verdict becomes the worst of them and the new check. The run's
-//! report and timeline are rebuilt to match.
+//! stand; the run's verdict becomes the worst of them and the new check, and unknown
+//! when none is stored (results.json missing, or from a run that broke before it was
+//! judged): linearizability alone does not make a run valid. The run's report and
+//! timeline are rebuilt to match.
 
 use crate::cli::AnalyzeArgs;
 use crate::exit::{Exit, ExitContext, Failure};
 use crate::run::history::{check_history, read_history};
 use anyhow::Context;
+use checker::Verdict;
 use results::record::{read_optional, read_record, RunRecord, TestRecord, RESULTS_FILE, TEST_FILE};
 use results::store::write_json;
 use serde::Deserialize;
@@ -38,6 +41,10 @@ pub(crate) fn run(args: &AnalyzeArgs) -> Result<Exit, Failure> {
         .or_exit(Exit::BadInput)?
         .unwrap_or_default();
     let mut verdicts = vec![check.verdict];
+    if !record.oracles.iter().any(|o| o.name != "linearizability") {
+        // Nothing else was judged: the replicas' side of the run is unknown.
+        verdicts.push(Verdict::Unknown);
+    }
     for o in &mut record.oracles {
         if o.name == "linearizability" {
             o.verdict = check.verdict;

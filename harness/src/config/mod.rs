@@ -14,5 +14,8 @@ pub mod selftest;
 pub mod settings;
 pub mod suite;
 
+#[cfg(test)]
+mod promise_tests;
+
 pub use run::RunConfig;
 pub use settings::{Fsync, ProgressMode, RunSettings, DEFAULT_NEMESIS};

@@ -185,7 +185,7 @@ fn validate(s: &RunSettings) -> Result<()> {
     if s.nemesis_interval == 0 {
         bail!("nemesis interval must be at least 1 second");
     }
-    if s.stall == 0 {
+    if s.stall == Some(0) {
         bail!("stall must be at least 1 second");
     }
     Ok(())

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use workloads::{GeneratorConfig, KeyDist, WorkloadKind};
 
 /// The nemesis of a run that names no faults: a seeded mix of the families a correct
-/// cluster recovers from within the stall limit at the default 10 s interval.
+/// cluster recovers from within the availability bound at the default 10 s interval.
 pub const DEFAULT_NEMESIS: &str = "partition,kill,pause,clock,packet";
 
 /// When replicas fsync their write-ahead log (the replica's `--fsync`).
@@ -156,10 +156,12 @@ pub struct RunSettings {
     /// cluster to recover (only when faults were scheduled).
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub recovery_time: u64,
-    /// A stretch of this many seconds with no completed operation while no fault is in
-    /// force fails the run.
-    #[arg(long, value_name = "SECONDS", default_value_t = 20)]
-    pub stall: u64,
+    /// The availability bound, fixed: a stretch of this many seconds with no completed
+    /// operation while at most f replicas are touched by a fault fails the run
+    /// [default: derived, 4 T + 4 s with T the quorum's view-change timeout as it backs
+    /// off].
+    #[arg(long, value_name = "SECONDS")]
+    pub stall: Option<u64>,
     /// Let replicas and clients talk directly, without the interposing proxy (only to
     /// measure the proxy's cost; network faults need the proxy).
     #[arg(long)]
@@ -266,6 +268,24 @@ impl RunSettings {
             zipf_exponent: self.zipf_exponent,
             values: self.values,
         }
+    }
+
+    /// The replicas' view-change timeout T (ms): as set, or as a `--replica-arg` sets
+    /// it, or the replica's own default.
+    pub fn view_change_timeout(&self) -> u64 {
+        const FLAG: &str = "--view-change-timeout-ms";
+        let from_args =
+            self.replica_args
+                .iter()
+                .enumerate()
+                .find_map(|(i, a)| match a.strip_prefix(FLAG) {
+                    Some("") => self.replica_args.get(i + 1)?.parse().ok(),
+                    Some(v) => v.strip_prefix('=')?.parse().ok(),
+                    None => None,
+                });
+        self.view_change_timeout_ms
+            .or(from_args)
+            .unwrap_or(replica::ProtocolConfig::default().view_change_timeout_ms)
     }
 
     /// The flags every replica gets besides its identity and files.

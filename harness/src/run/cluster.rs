@@ -15,6 +15,7 @@
 //! the end of its log as evidence.
 
 use crate::run::shutdown::Stop;
+use crate::run::status::Settled;
 use anyhow::{Context, Result};
 use nemesis::Proxy;
 use rand::SeedableRng;
@@ -52,6 +53,8 @@ pub(crate) struct ClusterSpec {
     pub(crate) replica_bin: Option<PathBuf>,
     /// Flags every replica gets besides its identity and files.
     pub(crate) replica_flags: Vec<String>,
+    /// When the history's clock started (crash times are history times).
+    pub(crate) history_start: std::time::Instant,
 }
 
 /// Running replica processes and the proxy between them. Dropping it kills and reaps
@@ -65,6 +68,8 @@ pub(crate) struct Cluster {
     crashes: Mutex<Vec<Crash>>,
     /// Set once `stop` begins: exits from then on are expected.
     stopping: AtomicBool,
+    /// When the history's clock started.
+    history_start: std::time::Instant,
 }
 
 impl Cluster {
@@ -102,6 +107,7 @@ impl Cluster {
                 proxy,
                 crashes: Mutex::new(Vec::new()),
                 stopping: AtomicBool::new(false),
+                history_start: spec.history_start,
             };
             cluster.processes.spawn_all()?;
             let mut stop = stop.clone();
@@ -189,6 +195,43 @@ impl Cluster {
         }
     }
 
+    /// Every replica must be running and answering at the end: one that is not (its
+    /// restart failed, it never got ready, it stayed paused) is a crash, with its log.
+    pub(crate) fn judge_at_end(&self, settled: &Settled, now: Duration) {
+        self.watch_crashes(now);
+        for i in 0..self.processes.config.n() {
+            let status = match (self.processes.pid(i), settled.statuses.get(i)) {
+                (None, _) => format!(
+                    "not running at the end ({})",
+                    self.processes
+                        .exit_of(i)
+                        .unwrap_or_else(|| "never started".into())
+                ),
+                (Some(_), Some(Some(_))) => continue,
+                (Some(_), _) => format!(
+                    "running but not answering GET /status at the end (waited {:.1} s)",
+                    settled.waited.as_secs_f64()
+                ),
+            };
+            self.lost(i, now, status);
+        }
+    }
+
+    /// Notes replica `i` as lost at `now` (history time), once.
+    fn lost(&self, replica: usize, now: Duration, status: String) {
+        let mut crashes = self.crashes.lock().expect("crash lock poisoned");
+        if crashes.iter().any(|c| c.replica == replica) {
+            return;
+        }
+        tracing::error!(replica, %status, "replica lost");
+        crashes.push(Crash {
+            replica,
+            at_s: Some(now.as_secs_f64()),
+            status,
+            log_tail: log_tail(&self.processes.layout().log_file(replica), TAIL_LINES),
+        });
+    }
+
     /// Stops every replica: SIGTERM, then SIGKILL to whatever is left after `grace`;
     /// reaps them and says how each ended.
     pub(crate) fn stop(&self, grace: Duration) -> Vec<ReplicaExit> {
@@ -261,9 +304,12 @@ impl nemesis::Processes for Cluster {
     }
 
     fn start(&self, i: usize) -> nemesis::Result<()> {
-        self.processes
-            .start_again(i)
-            .map_err(|e| process_error(i, e))
+        self.processes.start_again(i).map_err(|e| {
+            let e = process_error(i, e);
+            let now = self.history_start.elapsed();
+            self.lost(i, now, format!("restart failed: {e}"));
+            e
+        })
     }
 
     fn pause(&self, i: usize) -> nemesis::Result<()> {

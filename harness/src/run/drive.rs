@@ -5,10 +5,14 @@
 //! 2. [`Running::spawn`]: the workers at the target rate, the progress display, the
 //!    crash watch, the safety watch (`--stop-on-violation`) and the nemesis.
 //! 3. [`Running::workload`]: the time limit (or a signal, or a violation), the final
-//!    heal, and the recovery window after it when faults ran.
-//! 4. [`Running::final_reads`]: the workers stop and every key is read once more.
-//! 5. [`Running::wind_down`]: evidence from every replica, the watches stopped, the
-//!    cluster stopped, `proxy.json` and `schedule.json` written, the history closed.
+//!    heal, the recovery window after it when faults ran, and then a bounded wait
+//!    until the cluster shows progress.
+//! 4. [`Running::final_reads`]: the workers stop and every key is read once more, with
+//!    a timeout that covers the view-change back-off in force.
+//! 5. [`Running::wind_down`]: a bounded wait until every replica has executed the same
+//!    prefix (the convergence oracle's evidence), every replica checked to be running
+//!    and answering, its log fetched, the watches stopped, the cluster stopped,
+//!    `proxy.json` and `schedule.json` written, the history closed.
 
 use super::cluster::{Cluster, ClusterSpec};
 use super::judge::ClusterEvidence;
@@ -18,6 +22,7 @@ use super::progress::Progress;
 use super::record::proxy_record;
 use super::recorder::{Recorder, RecorderHandle};
 use super::shutdown::{interrupts, stop_flag, Stop, StopSender};
+use super::status::{self, Timeouts};
 use super::watch::{watch_safety, Watched};
 use super::workers::{final_reads, run_slot, Shared};
 use crate::config::RunConfig;
@@ -65,6 +70,8 @@ pub(crate) struct Driven {
     pub(crate) proxy: Option<Arc<Proxy>>,
     /// What the safety watch saw first.
     pub(crate) first_violation: Option<FirstViolation>,
+    /// The quorum's view-change timeout over the run.
+    pub(crate) timeouts: Timeouts,
 }
 
 /// Runs the workload against a fresh cluster and closes the history.
@@ -80,7 +87,8 @@ pub(crate) async fn drive(config: &RunConfig, run_dir: &Path) -> Result<Driven> 
 /// first).
 async fn start(config: &RunConfig, run_dir: &Path) -> Result<(Recorder, Arc<Cluster>, Stop)> {
     let interrupt = interrupts()?;
-    let recorder = Recorder::start(&run_dir.join("history.jsonl"), Instant::now())?;
+    let history_start = Instant::now();
+    let recorder = Recorder::start(&run_dir.join("history.jsonl"), history_start)?;
     let s = &config.settings;
     let spec = ClusterSpec {
         f: s.f,
@@ -90,6 +98,7 @@ async fn start(config: &RunConfig, run_dir: &Path) -> Result<(Recorder, Arc<Clus
         proxy: !s.no_proxy,
         replica_bin: s.replica_bin.clone(),
         replica_flags: s.replica_flags(),
+        history_start,
     };
     // Launched on this (the runtime's main) thread, which outlives the cluster: the
     // replicas' parent-death signal is tied to it.
@@ -124,6 +133,8 @@ struct Running {
     crash_watch: Task<()>,
     safety: Option<Task<()>>,
     violation: watch::Receiver<Option<FirstViolation>>,
+    sampler: Task<()>,
+    timeouts: Timeouts,
     nemesis: Option<Task<Vec<AppliedAction>>>,
     window_start: Duration,
     window_end: Duration,
@@ -161,6 +172,7 @@ impl Running {
         let mut workers = Vec::with_capacity(s.concurrency);
         for slot in 0..slots {
             let mut client = cluster.client(slot as usize)?;
+            client.on_request(shared.request_hook());
             if let Some(bug) = client_bug {
                 client.set_bug(bug);
             }
@@ -176,6 +188,15 @@ impl Running {
         }
         let crash_watch =
             spawn_task(|stop| crash_watch(Arc::clone(&cluster), recorder.handle(), stop));
+        let timeouts = Timeouts::new(s.f, s.view_change_timeout());
+        let sampler = spawn_task(|stop| {
+            status::sample(
+                cluster.listen_addrs(),
+                recorder.handle(),
+                timeouts.clone(),
+                stop,
+            )
+        });
         let (violation_tx, violation) = watch::channel(None);
         let safety = s.stop_on_violation.then(|| {
             let watched = Watched {
@@ -183,7 +204,8 @@ impl Running {
                 recorder: recorder.handle(),
                 start: window_start,
                 fault: fault.clone(),
-                stall: Duration::from_secs(s.stall),
+                stall: s.stall.map(Duration::from_secs),
+                timeouts: timeouts.clone(),
             };
             spawn_task(|stop| watch_safety(watched, stop, violation_tx))
         });
@@ -212,6 +234,8 @@ impl Running {
             crash_watch,
             safety,
             violation,
+            sampler,
+            timeouts,
             nemesis,
             window_start,
             window_end: window_start,
@@ -241,13 +265,46 @@ impl Running {
             self.applied = nemesis.finish().await.context("the nemesis task failed")?;
         }
         if faulty && !self.interrupted && !self.stopped_early {
+            let healed = self.recorder.totals();
             self.interrupted = tokio::select! {
                 biased;
                 _ = self.interrupt.wait() => true,
                 _ = tokio::time::sleep(Duration::from_secs(s.recovery_time)) => false,
             };
+            if !self.interrupted {
+                self.interrupted = self.await_progress(healed.ok + healed.fail).await;
+            }
         }
         Ok(())
+    }
+
+    /// Waits, at most the availability bound in force, until an operation completes
+    /// that had not completed by `done` completions (the final heal), so the final reads
+    /// do not start on a cluster still backing off its view changes. True if a signal
+    /// came first.
+    async fn await_progress(&mut self, done: u64) -> bool {
+        let bound = self.timeouts.progress_bound();
+        let waited = tokio::time::Instant::now();
+        loop {
+            let now = self.recorder.totals();
+            if now.ok + now.fail > done {
+                return false;
+            }
+            if waited.elapsed() >= bound {
+                eprintln!(
+                    "harness: no operation completed since the final heal; waited {:.1} s \
+                     (4 T + 4 s with T = {} ms), going on to the final reads",
+                    bound.as_secs_f64(),
+                    self.timeouts.current_ms()
+                );
+                return false;
+            }
+            tokio::select! {
+                biased;
+                _ = self.interrupt.wait() => return true,
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        }
     }
 
     /// Step 4: stops the workers and, unless interrupted, reads every key once more
@@ -267,10 +324,15 @@ impl Running {
         let reads = config.settings.generator().final_reads();
         self.final_reads_from = Some(self.recorder.elapsed().as_nanos() as u64);
         let clients = std::mem::take(&mut self.clients);
+        // A final read may meet a view change backed off to 4 T.
+        let shared = Shared {
+            op_timeout: self.shared.op_timeout.max(self.timeouts.progress_bound()),
+            ..self.shared.clone()
+        };
         tokio::select! {
             biased;
             _ = self.interrupt.wait() => {}
-            _ = final_reads(clients, &reads, &self.shared) => {}
+            _ = final_reads(clients, &reads, &shared) => {}
         }
         Ok(())
     }
@@ -283,12 +345,20 @@ impl Running {
         run_dir: &Path,
         recorder: Recorder,
     ) -> Result<Driven> {
-        let evidence = ClusterEvidence::collect(&self.cluster.listen_addrs(), run_dir).await;
+        let addrs = self.cluster.listen_addrs();
+        let bound = match self.final_reads_from.is_some() && !self.interrupt.is_set() {
+            true => self.timeouts.settle_bound(),
+            false => Duration::ZERO,
+        };
+        let settled = status::settle(&addrs, bound).await;
+        self.cluster.judge_at_end(&settled, self.recorder.elapsed());
+        let evidence = ClusterEvidence::collect(&addrs, run_dir, settled).await;
         if let Some(progress) = self.progress.take() {
             progress.finish().await;
         }
         let interrupted = self.interrupted || self.interrupt.is_set();
         let _ = self.crash_watch.finish().await;
+        let _ = self.sampler.finish().await;
         if let Some(safety) = self.safety.take() {
             let _ = safety.finish().await;
         }
@@ -324,6 +394,7 @@ impl Running {
             invoked,
             proxy,
             first_violation,
+            timeouts: self.timeouts,
         })
     }
 }

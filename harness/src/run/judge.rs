@@ -2,10 +2,11 @@
 //! before they stop (executed logs, status), and the verdicts built from it, from the
 //! history and from how the processes ended.
 
+use super::status::Settled;
 use anyhow::{Context, Result};
 use checker::oracles::{
-    agreement, exactly_once, final_reads, stall, validity, ExecutedEntry, ExecutedRequest,
-    OracleResult, ReplicaLog,
+    agreement, availability, convergence, exactly_once, final_reads, validity, ExecutedEntry,
+    ExecutedRequest, Lost, OracleResult, ProgressBound, ReplicaLog, ReplicaState,
 };
 use checker::{CheckResult, Op, Verdict};
 use results::record::Crash;
@@ -25,27 +26,29 @@ pub(crate) struct ClusterEvidence {
     pub(crate) missing: Vec<(usize, String)>,
     /// Each replica's view changes (`/status`), if it answered.
     pub(crate) view_changes: Vec<Option<u64>>,
+    /// Where the replicas stood once they settled.
+    pub(crate) settled: Settled,
 }
 
 impl ClusterEvidence {
-    /// Fetches `GET /log` and `GET /status` from every replica at `addrs`, and saves each
-    /// log as `replicas/<i>/executed.json` in `run_dir`.
-    pub(crate) async fn collect(addrs: &[String], run_dir: &Path) -> ClusterEvidence {
+    /// Fetches `GET /log` from every replica at `addrs`, and saves each log as
+    /// `replicas/<i>/executed.json` in `run_dir`; `settled` says where each stood.
+    pub(crate) async fn collect(
+        addrs: &[String],
+        run_dir: &Path,
+        settled: Settled,
+    ) -> ClusterEvidence {
         let http = reqwest::Client::new();
-        let mut out = ClusterEvidence::default();
+        let mut out = ClusterEvidence {
+            view_changes: settled
+                .statuses
+                .iter()
+                .map(|s| s.as_ref().map(|s| s.view_changes))
+                .collect(),
+            settled,
+            ..ClusterEvidence::default()
+        };
         for (i, addr) in addrs.iter().enumerate() {
-            let status: Option<serde_json::Value> = async {
-                let r = http
-                    .get(format!("http://{addr}/status"))
-                    .timeout(FETCH_TIMEOUT)
-                    .send()
-                    .await
-                    .ok()?;
-                r.json().await.ok()
-            }
-            .await;
-            out.view_changes
-                .push(status.and_then(|s| s.get("view_changes")?.as_u64()));
             match fetch_log(&http, addr).await {
                 Ok(entries) => {
                     let path = run_dir
@@ -89,12 +92,14 @@ pub(crate) struct Judged<'a> {
     pub(crate) invoked: &'a BTreeSet<ExecutedRequest>,
     /// Replicas that exited on their own.
     pub(crate) crashes: &'a [Crash],
-    /// The workload phase (history ns), where stalls count.
+    /// The workload phase (history ns), where progress is promised.
     pub(crate) workload: (u64, u64),
+    /// Fault bound f (n = 3f+1).
+    pub(crate) f: usize,
     /// When the final reads began (history ns); `None` if there were none.
     pub(crate) final_reads_from: Option<u64>,
-    /// The stall limit, ns.
-    pub(crate) stall_ns: u64,
+    /// The availability bound.
+    pub(crate) bound: ProgressBound,
 }
 
 impl Judged<'_> {
@@ -110,10 +115,15 @@ impl Judged<'_> {
                 ));
             }
         } else {
+            // A replica whose log could not be read is not judged: the verdict is
+            // unknown at best.
             let mut with_missing = |mut r: OracleResult| {
                 for (i, why) in &self.evidence.missing {
                     r.summary
                         .push_str(&format!("; replica {i} not judged: {why}"));
+                    if r.verdict == Verdict::Valid {
+                        r.verdict = Verdict::Unknown;
+                    }
                 }
                 out.push(r);
             };
@@ -126,13 +136,49 @@ impl Judged<'_> {
             Some(from) => final_reads(self.ops, from),
             None => OracleResult::unknown("liveness", "the run ended before the final reads"),
         });
-        out.push(stall(
-            self.ops,
-            self.workload.0,
-            self.workload.1,
-            self.stall_ns,
-        ));
+        out.push(self.availability());
+        out.push(self.convergence());
         out
+    }
+
+    fn availability(&self) -> OracleResult {
+        let lost: Vec<Lost> = self
+            .crashes
+            .iter()
+            .filter_map(|c| {
+                let at = c.at_s? * 1e9;
+                Some(Lost {
+                    replica: c.replica,
+                    at: at as u64,
+                })
+            })
+            .collect();
+        let n = 3 * self.f + 1;
+        availability(self.ops, n, self.f, self.workload, &lost, &self.bound)
+    }
+
+    fn convergence(&self) -> OracleResult {
+        let settled = &self.evidence.settled;
+        let states: Vec<Option<ReplicaState>> = settled
+            .statuses
+            .iter()
+            .map(|s| {
+                s.as_ref().map(|s| ReplicaState {
+                    last_executed: s.last_executed,
+                    state_digest: s.state_digest.clone(),
+                    stable_checkpoint: s.stable_checkpoint,
+                    stable_digest: s.stable_digest.clone(),
+                })
+            })
+            .collect();
+        if self.final_reads_from.is_none() {
+            return OracleResult::unknown("convergence", "the run ended before the final reads");
+        }
+        convergence(
+            &states,
+            settled.waited.as_secs_f64(),
+            settled.bound.as_secs_f64(),
+        )
     }
 
     fn linearizability(&self) -> OracleResult {

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! The exit status follows the worst oracle: linearizability, agreement, validity,
-//! exactly-once, crashes, liveness (the final reads complete) and stall.
+//! exactly-once, crashes (every replica running and answering at the end), liveness (the
+//! final reads complete), availability and convergence.
 //!
 //! Ctrl-C or SIGTERM ends the workload early: no final reads, but the cluster is
 //! stopped, the partial history checked and results written (exit 1 if it is invalid,
@@ -20,7 +21,8 @@
 //! The parts: [`cluster`] (replica processes and the proxy), [`workers`] and
 //! [`limiter`] (the clients at the target rate), [`recorder`] (the history, streamed to
 //! disk), [`nemesis`] (the fault schedule played), [`watch`] (the online safety watch),
-//! [`progress`], [`shutdown`] (stop flags and signals), [`history`] and [`judge`]
+//! [`progress`], [`shutdown`] (stop flags and signals), [`status`] (what the replicas
+//! report: the view-change back-off, where they settle), [`history`] and [`judge`]
 //! (checking and the oracles), [`record`] (filling in the run record).
 
 pub(crate) mod cluster;
@@ -33,6 +35,7 @@ pub(crate) mod progress;
 pub(crate) mod record;
 pub(crate) mod recorder;
 pub(crate) mod shutdown;
+pub(crate) mod status;
 pub(crate) mod watch;
 pub(crate) mod workers;
 
@@ -109,13 +112,15 @@ fn judge(
         invoked: &driven.invoked,
         crashes: &driven.crashes,
         workload: (driven.window.start, driven.window.end),
+        f: s.f,
         final_reads_from: driven.final_reads_from,
-        stall_ns: s.stall * 1_000_000_000,
+        bound: driven.timeouts.bound(s.stall),
     }
     .oracles();
+    let oracles = with_watched_violation(oracles, driven.first_violation.as_ref());
     let verdict = worst(oracles.iter().map(|o| o.verdict));
     // Only a violation the oracles confirm is reported (the watch's stall rule sees
-    // the faults in force a little differently from the history's windows).
+    // the faults in force more coarsely than the availability oracle).
     record.first_violation = (verdict == Verdict::Invalid)
         .then(|| {
             driven
@@ -133,6 +138,31 @@ fn judge(
         ));
     }
     Ok(verdict.into())
+}
+
+/// A safety violation the online watch saw (agreement, exactly-once: facts from the
+/// replicas' logs) fails its oracle even if the logs fetched at the end no longer show
+/// it (a replica restarted and truncated its log, or did not answer). A stall the watch
+/// saw is left to the availability oracle, which knows which replicas each fault
+/// touched.
+fn with_watched_violation(
+    mut oracles: Vec<checker::oracles::OracleResult>,
+    seen: Option<&results::record::FirstViolation>,
+) -> Vec<checker::oracles::OracleResult> {
+    let Some(seen) = seen.filter(|v| v.oracle == "agreement" || v.oracle == "exactly-once") else {
+        return oracles;
+    };
+    if let Some(o) = oracles.iter_mut().find(|o| o.name == seen.oracle) {
+        if o.verdict != Verdict::Invalid {
+            o.verdict = Verdict::Invalid;
+            o.summary = format!("seen by the online watch; {}", o.summary);
+            o.evidence.insert(
+                0,
+                format!("at {:.1} s (online watch): {}", seen.at_s, seen.evidence),
+            );
+        }
+    }
+    oracles
 }
 
 /// Writes `results.json` and the report, and prints the summary and where they are.

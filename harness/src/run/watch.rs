@@ -1,16 +1,20 @@
 //! The online safety watch (`--stop-on-violation`): while the workload runs, every
 //! second it fetches what each replica executed since the last look
 //! (`GET /log?from=SEQ`) and runs the agreement and exactly-once oracles on all of it,
-//! and it applies the stall oracle's rule to the completions so far (no operation
-//! completed for `--stall` seconds while no fault was in force), so a run can say when
-//! a violation first became visible, and end there.
+//! and it applies the availability rule to the completions so far, conservatively (no
+//! operation completed for longer than the availability bound while no fault at all
+//! was in force), so a run can say when a violation first became visible, and end
+//! there.
 //!
-//! It only notices earlier what the oracles at the end of the run judge anyway; the
-//! run's verdict still comes from those.
+//! A safety violation it sees (agreement, exactly-once) is a verdict with its evidence
+//! even if the oracles at the end of the run do not see it again; a stall it sees is
+//! judged again by the availability oracle, which knows which replicas each fault
+//! touched.
 
 use super::nemesis::CurrentFault;
 use super::recorder::RecorderHandle;
 use super::shutdown::Stop;
+use super::status::Timeouts;
 use checker::oracles::{agreement, exactly_once, ExecutedEntry, ReplicaLog};
 use checker::Verdict;
 use results::record::FirstViolation;
@@ -32,8 +36,11 @@ pub(crate) struct Watched {
     pub(crate) start: Duration,
     /// The faults in force.
     pub(crate) fault: CurrentFault,
-    /// The stall limit.
-    pub(crate) stall: Duration,
+    /// The availability bound's override (`--stall`); else the bound follows the
+    /// quorum's view-change timeout.
+    pub(crate) stall: Option<Duration>,
+    /// The quorum's view-change timeout as sampled.
+    pub(crate) timeouts: Timeouts,
 }
 
 /// Watches until `stop`, or until a violation, which it sends on `found`.
@@ -48,6 +55,7 @@ pub(crate) async fn watch_safety(
         start,
         fault,
         stall,
+        timeouts,
     } = w;
     let report = |oracle: &str, evidence: String| {
         let at = recorder.elapsed().saturating_sub(start);
@@ -93,13 +101,15 @@ pub(crate) async fn watch_safety(
         if totals.ok + totals.fail != done || fault.get() != "none" {
             done = totals.ok + totals.fail;
             quiet_since = now;
-        } else if now.saturating_sub(quiet_since) >= stall {
+        } else if now.saturating_sub(quiet_since)
+            > stall.unwrap_or_else(|| timeouts.progress_bound())
+        {
             let (from, to) = (
                 quiet_since.saturating_sub(start).as_secs_f64(),
                 now.saturating_sub(start).as_secs_f64(),
             );
             report(
-                "stall",
+                "availability",
                 format!(
                     "no operation completed from {from:.1} s to {to:.1} s (into the workload) \
                      while no fault was in force"

@@ -10,6 +10,7 @@ use super::recorder::RecorderHandle;
 use super::shutdown::Stop;
 use checker::oracles::ExecutedRequest;
 use checker::OpType;
+use replica::client::RequestHook;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,6 +31,18 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The hook a client calls before it sends a request: notes its id, so that a
+    /// request whose answer is never awaited (a run cut short) still counts as sent.
+    pub(crate) fn request_hook(&self) -> RequestHook {
+        let requests = Arc::clone(&self.requests);
+        RequestHook(Arc::new(move |client, timestamp| {
+            requests
+                .lock()
+                .expect("requests lock poisoned")
+                .insert(ExecutedRequest { client, timestamp });
+        }))
+    }
+
     /// A process id never used before.
     pub(crate) fn fresh_process(&self) -> u64 {
         self.next_process.fetch_add(1, Ordering::Relaxed)
@@ -44,13 +57,9 @@ impl Shared {
         invocation: &Invocation,
     ) -> bool {
         self.recorder.invoke(process, invocation);
+        // The request's id reaches `requests` through the client's hook before it is
+        // sent (see [`Shared::request_hook`]).
         let completion = client.invoke(invocation, self.op_timeout).await;
-        if let Some((client, timestamp)) = client.last_request() {
-            self.requests
-                .lock()
-                .expect("requests lock poisoned")
-                .insert(ExecutedRequest { client, timestamp });
-        }
         self.recorder.complete(process, invocation, &completion);
         completion.kind != OpType::Info
     }

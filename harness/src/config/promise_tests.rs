@@ -1,0 +1,109 @@
+//! The availability oracle can fail the runs people use: the default run, and every
+//! cell of the smoke and nightly suites, have stretches where progress is promised for
+//! longer than the bound, so a cluster that stops for good there is caught. Judged on
+//! the planned schedules, each fault taken to touch every replica (the least that can
+//! be promised), with a history in which nothing completes after the start.
+
+use super::suite::Suite;
+use super::RunConfig;
+use checker::oracles::{availability, ProgressBound};
+use checker::{Op, OpType, Process, Verdict};
+use nemesis::fault::{Family, Fault};
+use serde_json::json;
+
+const S: u64 = 1_000_000_000;
+
+/// The history's nemesis operations for a plan, every fault touching every replica
+/// (packet faults as the runner records them, so mild ones touch none).
+fn nemesis_ops(config: &RunConfig) -> Vec<Op> {
+    let n = config.settings.n();
+    let all: Vec<usize> = (0..n).collect();
+    let mut ops = Vec::new();
+    for w in &config.schedule.windows {
+        let (start, stop, value) = match (&w.fault, w.fault.family()) {
+            (Fault::Packet { spec }, _) => (
+                "start-packet",
+                "stop-packet",
+                json!({"packet": spec.to_string()}),
+            ),
+            (_, Family::Partition) => ("start-partition", "stop-partition", json!({})),
+            (_, Family::Byzantine) => ("start-byzantine", "stop-byzantine", json!({"nodes": all})),
+            (_, Family::Kill) => ("kill", "start", json!({"nodes": all})),
+            (_, Family::Pause) => ("pause", "resume", json!({"nodes": all})),
+            (_, _) => ("bump-clock", "reset-clock", json!({"nodes": all})),
+        };
+        let at = |ms: u64| ms * 1_000_000;
+        ops.push(Op::new(
+            0,
+            Process::Nemesis,
+            OpType::Info,
+            start,
+            value,
+            at(w.start_ms),
+        ));
+        ops.push(Op::new(
+            0,
+            Process::Nemesis,
+            OpType::Info,
+            stop,
+            json!({}),
+            at(w.stop_ms),
+        ));
+    }
+    ops
+}
+
+/// The availability verdict of a run that completes one operation at 0.1 s and then,
+/// if `healthy`, one every half second, else none.
+fn judged(config: &RunConfig, healthy: bool) -> Verdict {
+    let s = &config.settings;
+    let end = (s.time_limit + s.recovery_time) * S;
+    let mut ops = nemesis_ops(config);
+    let every = if healthy { S / 2 } else { end };
+    let mut t = S / 10;
+    while t < end {
+        ops.push(Op::new(
+            0,
+            Process::Client(1),
+            OpType::Ok,
+            "read",
+            json!(1),
+            t,
+        ));
+        t += every;
+    }
+    ops.sort_by_key(|o| o.time);
+    let bound = ProgressBound::Derived {
+        base_ns: 4 * S,
+        initial_t_ms: s.view_change_timeout(),
+        samples: Vec::new(),
+    };
+    availability(&ops, s.n(), s.f, (0, end), &[], &bound).verdict
+}
+
+fn assert_can_fail(what: &str, config: &RunConfig) {
+    assert_eq!(
+        judged(config, false),
+        Verdict::Invalid,
+        "{what}: a cluster that stops for good must fail availability; its plan: {:?}",
+        config.schedule
+    );
+    assert_eq!(
+        judged(config, true),
+        Verdict::Valid,
+        "{what}: steady progress must pass"
+    );
+}
+
+#[test]
+fn the_default_run_and_every_suite_cell_can_fail_availability() {
+    let default = RunConfig::resolve(None, &super::RunSettings::default(), &[]).unwrap();
+    assert_can_fail("the default run", &default);
+    let suites = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites");
+    for file in ["smoke.toml", "nightly.toml"] {
+        let suite = Suite::load(&suites.join(file), 1).unwrap();
+        for cell in &suite.cells {
+            assert_can_fail(&format!("{file} {}", cell.name), &cell.config);
+        }
+    }
+}
