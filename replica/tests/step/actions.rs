@@ -83,6 +83,16 @@ pub(crate) fn view_changes(out: &[Output]) -> Vec<Signed<ViewChange>> {
         .collect()
 }
 
+/// The deadlines of the timers asked for in `out`.
+pub(crate) fn timers(out: &[Output]) -> Vec<u64> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::SetTimer { at_ms } => Some(*at_ms),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The (client, timestamp) of each request in a batch.
 pub(crate) fn batch_ids(pp: &PrePrepareMsg) -> Vec<(u64, u64)> {
     pp.batch

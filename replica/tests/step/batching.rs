@@ -4,7 +4,7 @@
 
 use replica::config::ProtocolConfig;
 
-use super::actions::{batch_ids, lines, pre_prepares};
+use super::actions::{batch_ids, lines, pre_prepares, timers};
 use super::net::{params, seed_from_env, write, Net};
 
 fn with(f: impl FnOnce(&mut ProtocolConfig)) -> Net {
@@ -139,4 +139,63 @@ fn pipeline_depth_bounds_the_batches_in_flight() {
         [(2, 1), (3, 1)],
         "expected the two waiting requests to form seq 3 once a batch executed"
     );
+}
+
+/// Regression: with its pipeline full and the batch delay passed, the primary asked
+/// for a timer at the passed deadline (`pending_since + batch_delay <= now`) on every
+/// request and tick. The shell ticks at once for a passed deadline, so the core spun
+/// in a busy loop until a batch executed. Only a commit or execution can make room:
+/// the primary must wait for it, with no timer in the past.
+#[test]
+fn primary_with_full_pipeline_sets_no_timer_in_the_past() {
+    for delay in [0, 5] {
+        let mut net = with(|p| p.batch_delay_ms = delay);
+        let a = net.request(0, 1, write("a", 1));
+        net.submit(0, a);
+        net.now = delay;
+        net.tick(0);
+        assert_eq!(
+            net.in_flight().len(),
+            3,
+            "expected seq 1 sent once the batch delay ({delay} ms) passed"
+        );
+        net.now += 1;
+        net.tick(0);
+        let b = net.request(1, 1, write("b", 1));
+        let arrived = net.now;
+        let out = net.submit(0, b);
+        assert!(
+            pre_prepares(&out).is_empty(),
+            "expected the second request to wait: seq 1 fills the pipeline (depth 1)"
+        );
+        let expected: Vec<u64> = if delay > 0 {
+            vec![arrived + delay]
+        } else {
+            vec![]
+        };
+        assert_eq!(
+            timers(&out),
+            expected,
+            "expected a timer only for a batch delay not yet passed (delay {delay} ms, \
+             request at {arrived} ms)"
+        );
+        for later in [arrived + delay, arrived + delay + 1, arrived + 50] {
+            net.now = later;
+            let out = net.tick(0);
+            assert_eq!(
+                timers(&out),
+                Vec::<u64>::new(),
+                "expected no timer at {later} ms: the delay passed and only an execution \
+                 can make room in the pipeline; got {:?}",
+                lines(&out)
+            );
+        }
+        net.deliver_all();
+        net.assert_agreement(&[0, 1, 2, 3]);
+        assert_eq!(
+            net.replicas[0].last_executed(),
+            2,
+            "expected the execution of seq 1 to send the waiting request as seq 2"
+        );
+    }
 }

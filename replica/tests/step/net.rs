@@ -8,6 +8,9 @@
 //! rule that keeps matching messages out of the network until released) and
 //! `pause` / `resume` (a replica that gets no messages and no ticks meanwhile).
 //!
+//! Invariant checked on every step: a replica asks for a timer only after its own
+//! clock (a deadline already passed makes the shell tick at once, in a loop).
+//!
 //! `PBFT_STEP_SEED=<n>` reruns a test with seed `n`; a failing test prints its seed.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -104,8 +107,8 @@ pub(crate) struct Net {
     pub(crate) replies: Vec<(usize, Reply)>,
     /// Every rejection reported: (replica, kind, reason).
     pub(crate) rejections: Vec<(usize, &'static str, String)>,
-    /// Every timer asked for: (replica, now, deadline).
-    pub(crate) timers: Vec<(usize, u64, u64)>,
+    /// Each replica's clock: the time of the last tick it was given (ms).
+    clocks: Vec<u64>,
     /// Messages a receiver's verifier refused.
     pub(crate) refused: usize,
     /// One line per delivery and per output, for the determinism check.
@@ -160,7 +163,7 @@ impl Net {
             executed: vec![Vec::new(); N],
             replies: Vec::new(),
             rejections: Vec::new(),
-            timers: Vec::new(),
+            clocks: vec![0; N],
             refused: 0,
             trace: Vec::new(),
         }
@@ -189,6 +192,9 @@ impl Net {
     /// Feeds one input to replica `i` now and routes what it emits.
     pub(crate) fn handle(&mut self, i: usize, input: Input) -> Vec<Output> {
         assert!(!self.down.contains(&i), "replica {i} is down");
+        if let Input::Tick { now_ms } = input {
+            self.clocks[i] = self.clocks[i].max(now_ms);
+        }
         let out = self.replicas[i].handle(input);
         self.route(i, &out);
         out
@@ -236,7 +242,14 @@ impl Net {
                 Output::Rejected { kind, reason } => {
                     self.rejections.push((from, kind, reason.clone()))
                 }
-                Output::SetTimer { at_ms } => self.timers.push((from, self.now, *at_ms)),
+                Output::SetTimer { at_ms } => {
+                    let clock = self.clocks[from];
+                    assert!(
+                        *at_ms > clock,
+                        "expected replica {from} to ask for a timer after its clock ({clock} ms), \
+                         not at {at_ms} ms: the shell ticks at once for a passed deadline"
+                    );
+                }
                 Output::Persist(_) => {}
             }
         }
