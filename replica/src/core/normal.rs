@@ -65,18 +65,24 @@ impl Replica {
     /// when there is room in the pipeline and the oldest pending request has waited
     /// the batch delay. Under load, requests accumulate while batches are in flight,
     /// so batches grow with load (Castro & Liskov §5.1).
+    ///
+    /// A timer is asked for only while the batch delay has not passed. Past it, only
+    /// a full pipeline holds the batch back, and only an execution makes room (it
+    /// calls this again): a timer at the passed deadline made the shell tick at once,
+    /// over and over, until then.
     pub(crate) fn maybe_cut_batch(&mut self, out: &mut Vec<Output>) {
         if !self.is_primary() || !self.active {
             return;
         }
         while !self.pending.is_empty() && self.next_seq <= self.high() {
             let full = self.pending.len() >= self.params.batch_size;
-            let waited = self.now_ms >= self.pending_since_ms + self.params.batch_delay_ms;
+            let deadline = self.pending_since_ms + self.params.batch_delay_ms;
+            let waited = self.now_ms >= deadline;
             let room = self.in_flight() < self.params.pipeline_depth;
             if !(full || (room && waited)) {
-                out.push(Output::SetTimer {
-                    at_ms: self.pending_since_ms + self.params.batch_delay_ms,
-                });
+                if !waited {
+                    out.push(Output::SetTimer { at_ms: deadline });
+                }
                 return;
             }
             let take = self.pending.len().min(self.params.batch_size);
