@@ -1,0 +1,172 @@
+//! Starting a fault: resolves its targets and applies it through the proxy, the
+//! processes or the replicas' clocks, and records what was done.
+
+use super::{Active, Runner, RESTART_WAIT};
+use crate::byzantine::Byzantine;
+use crate::control::{Observer, Processes};
+use crate::error::Result;
+use crate::fault::{ClockFault, Fault};
+use crate::partition::{cut_clients, Cut};
+use crate::proxy::Proxy;
+use crate::replica_http::ReplicaHttp;
+use replica::clock::ClockSettings;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+impl<P: Processes, O: Observer> Runner<'_, P, O> {
+    pub(super) async fn apply(&mut self, fault: &Fault) -> Result<Active> {
+        let n = self.replicas.n();
+        let primary = match fault {
+            Fault::Partition { .. }
+            | Fault::Kill { .. }
+            | Fault::Pause { .. }
+            | Fault::Clock { .. } => self.replicas.primary().await,
+            _ => 0,
+        };
+        Ok(match fault {
+            Fault::Partition { topology, clients } => {
+                let (mut cut, components) = topology.resolve(n, primary, &mut self.rng);
+                cut_clients(&mut cut, *clients, &components, n);
+                let links: Vec<String> = cut.iter().map(|l| l.to_string()).collect();
+                let guard = self.proxy()?.install(Cut::new(cut));
+                self.record(
+                    "start-partition",
+                    json!({"partition": topology.name(), "primary": primary,
+                           "components": components, "clients": clients, "cut": links}),
+                );
+                Active::Rule(guard)
+            }
+            Fault::Byzantine { faulty, mutators } => {
+                let nodes = faulty.resolve(n, primary, &mut self.rng);
+                let mut keys = BTreeMap::new();
+                for &i in &nodes {
+                    let key =
+                        self.keys
+                            .get(i)
+                            .cloned()
+                            .ok_or_else(|| crate::error::Error::Process {
+                                replica: i,
+                                reason: "no signing key for a Byzantine replica".into(),
+                            })?;
+                    keys.insert(i, key);
+                }
+                let seed = self.seed ^ (self.applied.len() as u64) << 32;
+                let byzantine = Byzantine::new(keys, mutators.clone(), self.clients, seed);
+                let names: Vec<&str> = mutators.iter().map(|m| m.name()).collect();
+                let value = json!({"nodes": nodes, "mutators": names,
+                                   "withhold": byzantine.withheld(), "censor": byzantine.censored()});
+                let guard = self.proxy()?.install_byzantine(byzantine);
+                self.record("start-byzantine", value);
+                Active::Byzantine(guard)
+            }
+            Fault::Packet { spec } => {
+                let guard = self.proxy()?.install(spec.clone());
+                self.record("start-packet", json!({"packet": spec.to_string()}));
+                Active::Rule(guard)
+            }
+            Fault::Kill { target } => {
+                let nodes = target.resolve(n, primary, &mut self.rng);
+                for &i in &nodes {
+                    self.processes.kill(i)?;
+                }
+                self.record("kill", json!({"nodes": nodes, "target": target.name()}));
+                Active::Killed(nodes)
+            }
+            Fault::Pause { target } => {
+                let nodes = target.resolve(n, primary, &mut self.rng);
+                for &i in &nodes {
+                    self.processes.pause(i)?;
+                }
+                self.record("pause", json!({"nodes": nodes, "target": target.name()}));
+                Active::Paused(nodes)
+            }
+            Fault::RollingRestart => {
+                for i in 0..n {
+                    self.processes.kill(i)?;
+                    self.record("kill", json!({"nodes": [i], "target": "rolling-restart"}));
+                    self.processes.start(i)?;
+                    self.record("start", json!({"nodes": [i], "target": "rolling-restart"}));
+                    if !self.replicas.wait_answering(i, RESTART_WAIT).await {
+                        tracing::warn!(replica = i, "restarted replica did not answer in time");
+                    }
+                }
+                Active::Done
+            }
+            Fault::Clock { target, fault } => {
+                let nodes = target.resolve(n, primary, &mut self.rng);
+                let strobe = match *fault {
+                    ClockFault::Bump { delta_ms } => {
+                        self.set_clocks(&nodes, delta_ms, 1.0).await?;
+                        self.record("bump-clock", json!({"nodes": nodes, "delta_ms": delta_ms}));
+                        None
+                    }
+                    ClockFault::Rate { rate } => {
+                        self.set_clocks(&nodes, 0, rate).await?;
+                        self.record("rate-clock", json!({"nodes": nodes, "rate": rate}));
+                        None
+                    }
+                    ClockFault::Strobe {
+                        delta_ms,
+                        period_ms,
+                    } => {
+                        self.record(
+                            "strobe-clock",
+                            json!({"nodes": nodes, "delta_ms": delta_ms, "period_ms": period_ms}),
+                        );
+                        Some(tokio::spawn(strobe(
+                            self.replicas.clone(),
+                            nodes.clone(),
+                            delta_ms,
+                            Duration::from_millis(period_ms),
+                        )))
+                    }
+                };
+                Active::Clock { nodes, strobe }
+            }
+        })
+    }
+
+    fn proxy(&self) -> Result<&Proxy> {
+        self.proxy.as_deref().ok_or_else(|| {
+            crate::error::Error::Proxy("network faults need the proxy (no --no-proxy)".into())
+        })
+    }
+
+    pub(super) async fn set_clocks(
+        &self,
+        nodes: &[usize],
+        offset_ms: i64,
+        rate: f64,
+    ) -> Result<()> {
+        for &i in nodes {
+            self.replicas
+                .set_clock(i, ClockSettings { offset_ms, rate })
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Flips the nodes' clock offsets between `delta_ms` and 0 every `period` until aborted.
+async fn strobe(replicas: ReplicaHttp, nodes: Vec<usize>, delta_ms: i64, period: Duration) {
+    let mut every = tokio::time::interval(period);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut high = true;
+    loop {
+        every.tick().await;
+        let offset_ms = if high { delta_ms } else { 0 };
+        for &i in &nodes {
+            let _ = replicas
+                .set_clock(
+                    i,
+                    ClockSettings {
+                        offset_ms,
+                        rate: 1.0,
+                    },
+                )
+                .await;
+        }
+        high = !high;
+    }
+}
