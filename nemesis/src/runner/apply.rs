@@ -5,7 +5,7 @@ use super::{Active, Runner, RESTART_WAIT};
 use crate::byzantine::Byzantine;
 use crate::control::{Observer, Processes};
 use crate::error::Result;
-use crate::fault::{ClockFault, Fault};
+use crate::fault::{ClockFault, Fault, Faulty, Target};
 use crate::partition::{cut_clients, Cut};
 use crate::proxy::Proxy;
 use crate::replica_http::ReplicaHttp;
@@ -15,16 +15,20 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 impl<P: Processes, O: Observer> Runner<'_, P, O> {
-    pub(super) async fn apply(&mut self, fault: &Fault) -> Result<Active> {
+    /// Starts `fault` (window `window`) and records what was done; `None` when there is
+    /// nothing to heal (skipped: finding the primary took until its heal time).
+    pub(super) async fn apply(&mut self, window: usize, fault: &Fault) -> Result<Option<Active>> {
         let n = self.replicas.n();
-        let primary = match fault {
-            Fault::Partition { .. }
-            | Fault::Kill { .. }
-            | Fault::Pause { .. }
-            | Fault::Clock { .. } => self.replicas.primary().await,
-            _ => 0,
+        let primary = if needs_primary(fault) {
+            let primary = self.replicas.primary().await;
+            if self.skip_if_overdue(window) {
+                return Ok(None);
+            }
+            primary
+        } else {
+            0
         };
-        Ok(match fault {
+        Ok(Some(match fault {
             Fault::Partition { topology, clients } => {
                 let (mut cut, components) = topology.resolve(n, primary, &mut self.rng);
                 cut_clients(&mut cut, *clients, &components, n);
@@ -124,7 +128,7 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
                 };
                 Active::Clock { nodes, strobe }
             }
-        })
+        }))
     }
 
     fn proxy(&self) -> Result<&Proxy> {
@@ -145,6 +149,19 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// Whether starting `fault` needs the current primary: partitions record it, and
+/// targets named `primary` resolve to it.
+fn needs_primary(fault: &Fault) -> bool {
+    match fault {
+        Fault::Partition { .. } => true,
+        Fault::Kill { target } | Fault::Pause { target } | Fault::Clock { target, .. } => {
+            *target == Target::Primary
+        }
+        Fault::Byzantine { faulty, .. } => *faulty == Faulty::Primary,
+        Fault::Packet { .. } | Fault::RollingRestart => false,
     }
 }
 

@@ -1,6 +1,10 @@
 //! Plays a [`Schedule`] against a running cluster: starts and heals each fault at its
 //! time, records every action as a `nemesis` operation, and when the workload ends (or
 //! the schedule runs out) heals everything that is still in force: the final heal.
+//!
+//! A fault whose heal time has passed before it could start (the runner fell behind)
+//! is not applied for 0 ms: it is recorded as `skip`
+//! (`{"fault", "start_ms", "stop_ms", "late_ms"}`).
 
 mod apply;
 mod heal;
@@ -163,18 +167,42 @@ impl<'a, P: Processes, O: Observer> Runner<'a, P, O> {
         tracing::info!(f, %value, "nemesis");
         self.observer.record(f, value.clone());
         self.applied.push(AppliedAction {
-            at_ms: self.start.elapsed().as_millis() as u64,
+            at_ms: self.now_ms(),
             f: f.to_string(),
             value,
         });
     }
 
+    /// Milliseconds since the workload started.
+    fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    /// Records window `i` as skipped if its heal time has passed already: started now,
+    /// it would be healed at once. Says whether it was.
+    fn skip_if_overdue(&mut self, i: usize) -> bool {
+        let now = self.now_ms();
+        let w = &self.schedule.windows[i];
+        if now < w.stop_ms {
+            return false;
+        }
+        let value = json!({"fault": w.fault.describe(), "start_ms": w.start_ms,
+                           "stop_ms": w.stop_ms, "late_ms": now.saturating_sub(w.start_ms)});
+        tracing::warn!(%value, "fault skipped: its heal time passed before it could start");
+        self.record("skip", value);
+        true
+    }
+
     async fn begin(&mut self, i: usize) {
+        if self.skip_if_overdue(i) {
+            return;
+        }
         let fault = self.schedule.windows[i].fault.clone();
-        match self.apply(&fault).await {
-            Ok(active) => {
+        match self.apply(i, &fault).await {
+            Ok(Some(active)) => {
                 self.active.insert(i, active);
             }
+            Ok(None) => {}
             Err(e) => {
                 tracing::error!(error = %e, fault = fault.describe(), "fault not applied");
                 self.record(
