@@ -77,6 +77,26 @@ impl ReplicaHttp {
         Ok(())
     }
 
+    /// Sets the clocks of `nodes`, all at once (at most one [`CALL_TIMEOUT`]); returns
+    /// each node's result, in node order.
+    pub async fn set_clocks(
+        &self,
+        nodes: &[usize],
+        settings: ClockSettings,
+    ) -> Vec<(usize, Result<()>)> {
+        let mut calls = JoinSet::new();
+        for &i in nodes {
+            let replicas = self.clone();
+            calls.spawn(async move { (i, replicas.set_clock(i, settings).await) });
+        }
+        let mut results = Vec::with_capacity(nodes.len());
+        while let Some(done) = calls.join_next().await {
+            results.push(done.expect("a clock call does not panic"));
+        }
+        results.sort_by_key(|(i, _)| *i);
+        results
+    }
+
     /// Waits until replica `i` answers `/status`, up to `limit`.
     pub async fn wait_answering(&self, i: usize, limit: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + limit;

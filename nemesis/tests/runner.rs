@@ -5,6 +5,7 @@ mod support;
 
 use nemesis::replica_http::CALL_TIMEOUT;
 use nemesis::{ClockFault, Fault, Runner, Target};
+use replica::clock::ClockSettings;
 use serde_json::json;
 use std::time::Duration;
 use support::{play, schedule, Cluster, FakeObserver};
@@ -134,4 +135,175 @@ async fn a_fault_whose_heal_time_passes_while_finding_the_primary_is_skipped() {
     let skip = &observer.values("skip")[0];
     assert_eq!(skip["fault"], json!("pause primary"));
     assert!(skip["late_ms"].as_u64().unwrap() >= 550, "{skip}");
+}
+#[tokio::test]
+async fn a_kill_that_fails_half_way_keeps_what_it_killed_and_restarts_exactly_those() {
+    let cluster = Cluster::start(&[0, 0, 0, 0]).await;
+    let processes = cluster.processes();
+    processes.fail("kill", 1);
+    let observer = FakeObserver::default();
+    let s = schedule(vec![(
+        50,
+        300,
+        Fault::Kill {
+            target: Target::Nodes(vec![0, 1, 2]),
+        },
+    )]);
+    let runner = Runner::new(s, None, cluster.http(), &processes, &observer, SEED);
+    play(runner, ms(1_000)).await;
+    assert_eq!(
+        processes.calls(),
+        [
+            ("kill", 0),
+            ("kill", 1),
+            ("kill", 2),
+            ("start", 0),
+            ("start", 2)
+        ]
+    );
+    assert_eq!(observer.names(), ["kill", "error", "start"]);
+    let kill = &observer.values("kill")[0];
+    assert_eq!(kill["nodes"], json!([0, 2]));
+    assert_eq!(kill["failed"], json!([1]));
+    let error = &observer.values("error")[0];
+    assert_eq!(error["fault"], json!("kill nodes [0, 1, 2]"));
+    assert_eq!(error["nodes"], json!([1]));
+    assert!(error["error"]
+        .as_str()
+        .unwrap()
+        .contains("kill told to fail"));
+    assert_eq!(observer.values("start")[0]["nodes"], json!([0, 2]));
+}
+
+#[tokio::test]
+async fn a_pause_that_fails_half_way_resumes_exactly_what_it_paused() {
+    let cluster = Cluster::start(&[0, 0, 0, 0]).await;
+    let processes = cluster.processes();
+    processes.fail("pause", 2);
+    let observer = FakeObserver::default();
+    let s = schedule(vec![(
+        50,
+        300,
+        Fault::Pause {
+            target: Target::Nodes(vec![1, 2, 3]),
+        },
+    )]);
+    let runner = Runner::new(s, None, cluster.http(), &processes, &observer, SEED);
+    play(runner, ms(1_000)).await;
+    assert_eq!(
+        processes.calls(),
+        [
+            ("pause", 1),
+            ("pause", 2),
+            ("pause", 3),
+            ("resume", 1),
+            ("resume", 3)
+        ]
+    );
+    assert_eq!(observer.names(), ["pause", "error", "resume"]);
+    let pause = &observer.values("pause")[0];
+    assert_eq!(pause["nodes"], json!([1, 3]));
+    assert_eq!(pause["failed"], json!([2]));
+    assert_eq!(observer.values("error")[0]["nodes"], json!([2]));
+    assert_eq!(observer.values("resume")[0]["nodes"], json!([1, 3]));
+}
+
+#[tokio::test]
+async fn a_kill_that_fails_everywhere_records_the_error_and_heals_nothing() {
+    let cluster = Cluster::start(&[0, 0, 0, 0]).await;
+    let processes = cluster.processes();
+    processes.fail("kill", 0);
+    processes.fail("kill", 3);
+    let observer = FakeObserver::default();
+    let s = schedule(vec![(
+        50,
+        300,
+        Fault::Kill {
+            target: Target::Nodes(vec![0, 3]),
+        },
+    )]);
+    let runner = Runner::new(s, None, cluster.http(), &processes, &observer, SEED);
+    play(runner, ms(1_000)).await;
+    assert_eq!(processes.calls(), [("kill", 0), ("kill", 3)]);
+    assert_eq!(observer.names(), ["error"]);
+    assert_eq!(observer.values("error")[0]["nodes"], json!([0, 3]));
+}
+
+#[tokio::test]
+async fn a_clock_fault_that_fails_on_one_replica_still_skews_and_resets_the_others() {
+    let cluster = Cluster::start(&[0, 0, 0, 0]).await;
+    // Replica 1 refuses the skew (but accepts the reset).
+    cluster.replicas[1].script_clock(&[false]);
+    let processes = cluster.processes();
+    let observer = FakeObserver::default();
+    let s = schedule(vec![(50, 300, bump(&[0, 1, 2], 700))]);
+    let runner = Runner::new(s, None, cluster.http(), &processes, &observer, SEED);
+    play(runner, ms(1_000)).await;
+    assert_eq!(observer.names(), ["bump-clock", "error", "reset-clock"]);
+    let bumped = &observer.values("bump-clock")[0];
+    assert_eq!(bumped["nodes"], json!([0, 2]));
+    assert_eq!(bumped["failed"], json!([1]));
+    assert_eq!(observer.values("error")[0]["nodes"], json!([1]));
+    let skew = ClockSettings {
+        offset_ms: 700,
+        rate: 1.0,
+    };
+    let normal = ClockSettings::default();
+    assert_eq!(cluster.replicas[0].clocks(), [skew, normal]);
+    assert_eq!(cluster.replicas[2].clocks(), [skew, normal]);
+    // A failed call may still have landed: its clock is reset too.
+    assert_eq!(cluster.replicas[1].clocks(), [normal]);
+    assert!(cluster.replicas[3].clocks().is_empty());
+    assert_eq!(observer.values("reset-clock")[0]["nodes"], json!([0, 1, 2]));
+}
+
+#[tokio::test]
+async fn a_clock_reset_that_fails_on_one_replica_still_resets_the_others() {
+    let cluster = Cluster::start(&[0, 0, 0, 0]).await;
+    // Replica 0 takes the skew but refuses the reset.
+    cluster.replicas[0].script_clock(&[true, false]);
+    let processes = cluster.processes();
+    let observer = FakeObserver::default();
+    let s = schedule(vec![(50, 300, bump(&[0, 1, 2], -400))]);
+    let runner = Runner::new(s, None, cluster.http(), &processes, &observer, SEED);
+    play(runner, ms(1_000)).await;
+    assert_eq!(observer.names(), ["bump-clock", "reset-clock", "error"]);
+    let normal = ClockSettings::default();
+    for i in [1, 2] {
+        assert_eq!(cluster.replicas[i].clocks().last(), Some(&normal));
+    }
+    let reset = &observer.values("reset-clock")[0];
+    assert_eq!(reset["nodes"], json!([1, 2]));
+    assert_eq!(reset["failed"], json!([0]));
+    let error = &observer.values("error")[0];
+    assert_eq!(error["heal"], json!("clock bump -400 ms nodes [0, 1, 2]"));
+    assert_eq!(error["nodes"], json!([0]));
+}
+
+#[tokio::test]
+async fn a_resume_that_fails_on_one_replica_still_resumes_the_others_and_names_it() {
+    let cluster = Cluster::start(&[0, 0, 0, 0]).await;
+    let processes = cluster.processes();
+    processes.fail("resume", 1);
+    let observer = FakeObserver::default();
+    let s = schedule(vec![(
+        50,
+        300,
+        Fault::Pause {
+            target: Target::Nodes(vec![1, 2]),
+        },
+    )]);
+    let runner = Runner::new(s, None, cluster.http(), &processes, &observer, SEED);
+    play(runner, ms(1_000)).await;
+    assert_eq!(
+        processes.calls(),
+        [("pause", 1), ("pause", 2), ("resume", 1), ("resume", 2)]
+    );
+    assert_eq!(observer.names(), ["pause", "resume", "error"]);
+    let resume = &observer.values("resume")[0];
+    assert_eq!(resume["nodes"], json!([2]));
+    assert_eq!(resume["failed"], json!([1]));
+    let error = &observer.values("error")[0];
+    assert_eq!(error["heal"], json!("pause nodes [1, 2]"));
+    assert_eq!(error["nodes"], json!([1]));
 }

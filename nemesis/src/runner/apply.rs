@@ -1,6 +1,7 @@
 //! Starting a fault: resolves its targets and applies it through the proxy, the
 //! processes or the replicas' clocks, and records what was done.
 
+use super::outcome::Outcome;
 use super::{Active, Runner, RESTART_WAIT};
 use crate::byzantine::Byzantine;
 use crate::control::{Observer, Processes};
@@ -28,7 +29,7 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
         } else {
             0
         };
-        Ok(Some(match fault {
+        Ok(match fault {
             Fault::Partition { topology, clients } => {
                 let (mut cut, components) = topology.resolve(n, primary, &mut self.rng);
                 cut_clients(&mut cut, *clients, &components, n);
@@ -39,7 +40,7 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
                     json!({"partition": topology.name(), "primary": primary,
                            "components": components, "clients": clients, "cut": links}),
                 );
-                Active::Rule(guard)
+                Some(Active::Rule(guard))
             }
             Fault::Byzantine { faulty, mutators } => {
                 let nodes = faulty.resolve(n, primary, &mut self.rng);
@@ -62,28 +63,26 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
                                    "withhold": byzantine.withheld(), "censor": byzantine.censored()});
                 let guard = self.proxy()?.install_byzantine(byzantine);
                 self.record("start-byzantine", value);
-                Active::Byzantine(guard)
+                Some(Active::Byzantine(guard))
             }
             Fault::Packet { spec } => {
                 let guard = self.proxy()?.install(spec.clone());
                 self.record("start-packet", json!({"packet": spec.to_string()}));
-                Active::Rule(guard)
+                Some(Active::Rule(guard))
             }
             Fault::Kill { target } => {
                 let nodes = target.resolve(n, primary, &mut self.rng);
-                for &i in &nodes {
-                    self.processes.kill(i)?;
-                }
-                self.record("kill", json!({"nodes": nodes, "target": target.name()}));
-                Active::Killed(nodes)
+                let outcome = Outcome::each(&nodes, |i| self.processes.kill(i));
+                let value = json!({"target": target.name()});
+                self.record_outcome("kill", value, &outcome, "fault", fault);
+                (!outcome.done.is_empty()).then_some(Active::Killed(outcome.done))
             }
             Fault::Pause { target } => {
                 let nodes = target.resolve(n, primary, &mut self.rng);
-                for &i in &nodes {
-                    self.processes.pause(i)?;
-                }
-                self.record("pause", json!({"nodes": nodes, "target": target.name()}));
-                Active::Paused(nodes)
+                let outcome = Outcome::each(&nodes, |i| self.processes.pause(i));
+                let value = json!({"target": target.name()});
+                self.record_outcome("pause", value, &outcome, "fault", fault);
+                (!outcome.done.is_empty()).then_some(Active::Paused(outcome.done))
             }
             Fault::RollingRestart => {
                 for i in 0..n {
@@ -95,19 +94,32 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
                         tracing::warn!(replica = i, "restarted replica did not answer in time");
                     }
                 }
-                Active::Done
+                Some(Active::Done)
             }
-            Fault::Clock { target, fault } => {
+            Fault::Clock {
+                target,
+                fault: clock,
+            } => {
                 let nodes = target.resolve(n, primary, &mut self.rng);
-                let strobe = match *fault {
+                // Clocks are reset on every target, even where the skew failed: a call
+                // that failed (timed out) may still have landed, and resetting a clock
+                // that was not skewed is harmless.
+                let strobe = match *clock {
                     ClockFault::Bump { delta_ms } => {
-                        self.set_clocks(&nodes, delta_ms, 1.0).await?;
-                        self.record("bump-clock", json!({"nodes": nodes, "delta_ms": delta_ms}));
+                        let skew = ClockSettings {
+                            offset_ms: delta_ms,
+                            rate: 1.0,
+                        };
+                        let outcome = self.set_clocks(&nodes, skew).await;
+                        let value = json!({"delta_ms": delta_ms});
+                        self.record_outcome("bump-clock", value, &outcome, "fault", fault);
                         None
                     }
                     ClockFault::Rate { rate } => {
-                        self.set_clocks(&nodes, 0, rate).await?;
-                        self.record("rate-clock", json!({"nodes": nodes, "rate": rate}));
+                        let skew = ClockSettings { offset_ms: 0, rate };
+                        let outcome = self.set_clocks(&nodes, skew).await;
+                        let value = json!({"rate": rate});
+                        self.record_outcome("rate-clock", value, &outcome, "fault", fault);
                         None
                     }
                     ClockFault::Strobe {
@@ -126,9 +138,9 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
                         )))
                     }
                 };
-                Active::Clock { nodes, strobe }
+                Some(Active::Clock { nodes, strobe })
             }
-        }))
+        })
     }
 
     fn proxy(&self) -> Result<&Proxy> {
@@ -137,18 +149,10 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
         })
     }
 
-    pub(super) async fn set_clocks(
-        &self,
-        nodes: &[usize],
-        offset_ms: i64,
-        rate: f64,
-    ) -> Result<()> {
-        for &i in nodes {
-            self.replicas
-                .set_clock(i, ClockSettings { offset_ms, rate })
-                .await?;
-        }
-        Ok(())
+    /// Sets the clocks of `nodes` to `settings`, all at once, whatever the others'
+    /// results.
+    pub(super) async fn set_clocks(&self, nodes: &[usize], settings: ClockSettings) -> Outcome {
+        Outcome::from_results(self.replicas.set_clocks(nodes, settings).await)
     }
 }
 
@@ -173,17 +177,11 @@ async fn strobe(replicas: ReplicaHttp, nodes: Vec<usize>, delta_ms: i64, period:
     loop {
         every.tick().await;
         let offset_ms = if high { delta_ms } else { 0 };
-        for &i in &nodes {
-            let _ = replicas
-                .set_clock(
-                    i,
-                    ClockSettings {
-                        offset_ms,
-                        rate: 1.0,
-                    },
-                )
-                .await;
-        }
+        let settings = ClockSettings {
+            offset_ms,
+            rate: 1.0,
+        };
+        let _ = replicas.set_clocks(&nodes, settings).await;
         high = !high;
     }
 }

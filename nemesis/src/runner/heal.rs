@@ -1,17 +1,21 @@
-//! Healing a fault: undoes exactly what its start did, and records it.
+//! Healing a fault: undoes exactly what its start did, node by node (a node that
+//! fails does not stop the others), and records what was done and what failed.
 
+use super::outcome::Outcome;
 use super::{Active, Runner};
 use crate::control::{Observer, Processes};
 use crate::fault::Fault;
+use replica::clock::ClockSettings;
 use serde_json::json;
 
 impl<P: Processes, O: Observer> Runner<'_, P, O> {
+    /// Heals window `i` if it is in force.
     pub(super) async fn heal(&mut self, i: usize) {
         let Some(active) = self.active.remove(&i) else {
             return;
         };
         let fault = self.schedule.windows[i].fault.clone();
-        let result = match active {
+        match active {
             Active::Rule(guard) => {
                 drop(guard);
                 let f = if matches!(fault, Fault::Packet { .. }) {
@@ -20,7 +24,6 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
                     "stop-partition"
                 };
                 self.record(f, json!({"healed": fault.describe()}));
-                Ok(())
             }
             Active::Byzantine(guard) => {
                 let counts = guard.counts();
@@ -30,41 +33,24 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
                     "stop-byzantine",
                     json!({"nodes": nodes, "mutated": counts.total, "by_mutator": counts.by_mutator}),
                 );
-                Ok(())
             }
             Active::Killed(nodes) => {
-                let mut r = Ok(());
-                for &n in &nodes {
-                    r = r.and(self.processes.start(n));
-                }
-                self.record("start", json!({"nodes": nodes}));
-                r
+                let outcome = Outcome::each(&nodes, |n| self.processes.start(n));
+                self.record_outcome("start", json!({}), &outcome, "heal", &fault);
             }
             Active::Paused(nodes) => {
-                let mut r = Ok(());
-                for &n in &nodes {
-                    r = r.and(self.processes.resume(n));
-                }
-                self.record("resume", json!({"nodes": nodes}));
-                r
+                let outcome = Outcome::each(&nodes, |n| self.processes.resume(n));
+                self.record_outcome("resume", json!({}), &outcome, "heal", &fault);
             }
             Active::Clock { nodes, strobe } => {
                 if let Some(task) = strobe {
                     task.abort();
                     let _ = task.await;
                 }
-                let r = self.set_clocks(&nodes, 0, 1.0).await;
-                self.record("reset-clock", json!({"nodes": nodes}));
-                r
+                let outcome = self.set_clocks(&nodes, ClockSettings::default()).await;
+                self.record_outcome("reset-clock", json!({}), &outcome, "heal", &fault);
             }
-            Active::Done => Ok(()),
-        };
-        if let Err(e) = result {
-            tracing::error!(error = %e, fault = fault.describe(), "heal failed");
-            self.record(
-                "error",
-                json!({"heal": fault.describe(), "error": e.to_string()}),
-            );
+            Active::Done => {}
         }
     }
 }

@@ -5,9 +5,15 @@
 //! A fault whose heal time has passed before it could start (the runner fell behind)
 //! is not applied for 0 ms: it is recorded as `skip`
 //! (`{"fault", "start_ms", "stop_ms", "late_ms"}`).
+//!
+//! Process and clock faults and their heals act node by node: one that fails on some
+//! nodes still acts on the others, records the nodes it worked on (`nodes`, plus
+//! `failed` when some failed) and one `error` op for the rest, and its heal undoes
+//! exactly what it did.
 
 mod apply;
 mod heal;
+mod outcome;
 
 use crate::control::{Observer, Processes};
 use crate::proxy::{ByzantineGuard, Proxy};
