@@ -1,5 +1,7 @@
 //! The runner against stand-in replicas: it keeps to its schedule when replicas are
-//! slow, and a fault that fails half-way is recorded and healed for what it did.
+//! slow, a fault that fails half-way is recorded and healed for what it did, and a
+//! replica it cannot bring back (its start fails, or once started it does not answer
+//! `/status` within the restart wait) is reported lost.
 
 mod support;
 
@@ -17,9 +19,23 @@ const CALL_TIMEOUT_MS: u64 = CALL_TIMEOUT.as_millis() as u64;
 const SLACK_MS: u64 = 400;
 /// The run's seed.
 const SEED: u64 = 7;
+/// The restart wait of the lost-replica tests.
+const WAIT_MS: u64 = 600;
 
 fn ms(ms: u64) -> Duration {
     Duration::from_millis(ms)
+}
+
+fn kill(nodes: &[usize]) -> Fault {
+    Fault::Kill {
+        target: Target::Nodes(nodes.to_vec()),
+    }
+}
+
+fn pause(nodes: &[usize]) -> Fault {
+    Fault::Pause {
+        target: Target::Nodes(nodes.to_vec()),
+    }
 }
 
 fn bump(nodes: &[usize], delta_ms: i64) -> Fault {
@@ -306,4 +322,165 @@ async fn a_resume_that_fails_on_one_replica_still_resumes_the_others_and_names_i
     let error = &observer.values("error")[0];
     assert_eq!(error["heal"], json!("pause nodes [1, 2]"));
     assert_eq!(error["nodes"], json!([1]));
+}
+
+#[tokio::test]
+async fn a_restart_that_fails_reports_the_replica_lost() {
+    let cluster = Cluster::start(&[0, 0, 0, 0]).await;
+    let processes = cluster.processes();
+    processes.fail("start", 2);
+    let observer = FakeObserver::default();
+    let s = schedule(vec![(50, 300, kill(&[1, 2]))]);
+    let runner = Runner::new(s, None, cluster.http(), &processes, &observer, SEED)
+        .with_restart_wait(ms(WAIT_MS));
+    play(runner, ms(1_000)).await;
+    assert_eq!(
+        processes.calls(),
+        [("kill", 1), ("kill", 2), ("start", 1), ("start", 2)]
+    );
+    assert_eq!(observer.names(), ["kill", "start", "error", "replica-lost"]);
+    let start = &observer.values("start")[0];
+    assert_eq!(start["nodes"], json!([1]));
+    assert_eq!(start["failed"], json!([2]));
+    let lost = observer.lost();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(lost[0].0, 2);
+    assert!(lost[0].1.contains("restart failed"), "{}", lost[0].1);
+    assert!(lost[0].1.contains("start told to fail"), "{}", lost[0].1);
+    let op = &observer.values("replica-lost")[0];
+    assert_eq!(op["node"], json!(2));
+    assert_eq!(op["fault"], json!("kill nodes [1, 2]"));
+    assert_eq!(op["reason"], json!(lost[0].1));
+}
+
+#[tokio::test]
+async fn a_restarted_replica_that_never_answers_is_reported_lost_without_holding_up_the_schedule() {
+    let cluster = Cluster::start(&[0, 0, 0, 0]).await;
+    let processes = cluster.processes();
+    // Replica 1 starts without error but never answers; replica 2 comes back.
+    processes.stay_down(1);
+    let observer = FakeObserver::default();
+    let s = schedule(vec![
+        (50, 300, kill(&[1, 2])),
+        (400, 500, pause(&[3])),
+        (1_500, 1_600, pause(&[3])),
+    ]);
+    let runner = Runner::new(s, None, cluster.http(), &processes, &observer, SEED)
+        .with_restart_wait(ms(WAIT_MS));
+    let applied = play(runner, ms(2_500)).await;
+    let names: Vec<&str> = applied.iter().map(|a| a.f.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "kill",
+            "start",
+            "pause",
+            "resume",
+            "replica-lost",
+            "pause",
+            "resume"
+        ]
+    );
+    // The first pause came on time although replica 1 had not answered yet.
+    assert!(applied[2].at_ms < 400 + 200, "{applied:?}");
+    // Replica 1 was reported once the wait was over, during the schedule.
+    assert!(applied[4].at_ms >= 300 + WAIT_MS, "{applied:?}");
+    assert!(applied[4].at_ms < 1_500, "{applied:?}");
+    let lost = observer.lost();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(lost[0].0, 1);
+    assert!(lost[0].1.contains("did not answer"), "{}", lost[0].1);
+    assert_eq!(
+        observer.values("replica-lost")[0]["fault"],
+        json!("kill nodes [1, 2]")
+    );
+}
+
+#[tokio::test]
+async fn the_final_heal_waits_for_restarted_replicas_up_to_the_restart_wait() {
+    let cluster = Cluster::start(&[0, 0, 0, 0]).await;
+    let processes = cluster.processes();
+    processes.stay_down(0);
+    let observer = FakeObserver::default();
+    // The workload ends while replica 0 is down: the final heal restarts it.
+    let s = schedule(vec![(50, 10_000, kill(&[0]))]);
+    let runner = Runner::new(s, None, cluster.http(), &processes, &observer, SEED)
+        .with_restart_wait(ms(WAIT_MS));
+    let t = Instant::now();
+    play(runner, ms(300)).await;
+    let took = t.elapsed().as_millis() as u64;
+    assert_eq!(observer.names(), ["kill", "start", "replica-lost"]);
+    assert_eq!(observer.lost()[0].0, 0);
+    assert!(took >= 300 + WAIT_MS, "returned after {took} ms");
+    assert!(took < 300 + WAIT_MS + 1_500, "returned after {took} ms");
+}
+
+#[tokio::test]
+async fn a_rolling_restart_whose_start_fails_reports_the_replica_lost_and_stops() {
+    let cluster = Cluster::start(&[0, 0, 0, 0]).await;
+    let processes = cluster.processes();
+    processes.fail("start", 1);
+    let observer = FakeObserver::default();
+    let s = schedule(vec![(50, 5_000, Fault::RollingRestart)]);
+    let runner = Runner::new(s, None, cluster.http(), &processes, &observer, SEED)
+        .with_restart_wait(ms(WAIT_MS));
+    play(runner, ms(1_000)).await;
+    assert_eq!(
+        processes.calls(),
+        [("kill", 0), ("start", 0), ("kill", 1), ("start", 1)]
+    );
+    assert_eq!(
+        observer.names(),
+        ["kill", "start", "kill", "error", "replica-lost"]
+    );
+    let error = &observer.values("error")[0];
+    assert_eq!(error["fault"], json!("rolling restart"));
+    assert_eq!(error["nodes"], json!([1]));
+    let lost = observer.lost();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(lost[0].0, 1);
+    assert!(lost[0].1.contains("start told to fail"), "{}", lost[0].1);
+}
+
+#[tokio::test]
+async fn a_rolling_restart_reports_a_replica_that_never_answers_and_goes_on() {
+    let cluster = Cluster::start(&[0, 0, 0, 0]).await;
+    let processes = cluster.processes();
+    processes.stay_down(2);
+    let observer = FakeObserver::default();
+    let s = schedule(vec![(50, 5_000, Fault::RollingRestart)]);
+    let runner = Runner::new(s, None, cluster.http(), &processes, &observer, SEED)
+        .with_restart_wait(ms(WAIT_MS));
+    play(runner, ms(3_000)).await;
+    let calls = processes.calls();
+    assert_eq!(calls.len(), 8, "{calls:?}");
+    let lost = observer.lost();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(lost[0].0, 2);
+    assert!(lost[0].1.contains("did not answer"), "{}", lost[0].1);
+    assert_eq!(
+        observer.values("replica-lost")[0]["fault"],
+        json!("rolling restart")
+    );
+}
+
+#[tokio::test]
+async fn a_restarted_replica_paused_before_it_answers_is_waited_for_again_on_resume() {
+    let cluster = Cluster::start(&[0, 0, 0, 0]).await;
+    let processes = cluster.processes();
+    // Both restarted at 200 ms and paused at 300 ms, before they answer; after the
+    // resume at 1 s replica 1 answers, replica 2 never does.
+    processes.start_slowly(1, ms(300));
+    processes.stay_down(2);
+    let observer = FakeObserver::default();
+    let s = schedule(vec![(50, 200, kill(&[1, 2])), (300, 1_000, pause(&[1, 2]))]);
+    let runner = Runner::new(s, None, cluster.http(), &processes, &observer, SEED)
+        .with_restart_wait(ms(WAIT_MS));
+    let applied = play(runner, ms(3_000)).await;
+    let names: Vec<&str> = applied.iter().map(|a| a.f.as_str()).collect();
+    assert_eq!(names, ["kill", "start", "pause", "resume", "replica-lost"]);
+    let lost = observer.lost();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(lost[0].0, 2);
+    assert!(applied[4].at_ms >= 1_000 + WAIT_MS, "{applied:?}");
 }

@@ -2,7 +2,7 @@
 //! processes or the replicas' clocks, and records what was done.
 
 use super::outcome::Outcome;
-use super::{Active, Runner, RESTART_WAIT};
+use super::{Active, Runner};
 use crate::byzantine::Byzantine;
 use crate::control::{Observer, Processes};
 use crate::error::Result;
@@ -72,6 +72,9 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
             }
             Fault::Kill { target } => {
                 let nodes = target.resolve(n, primary, &mut self.rng);
+                for &i in &nodes {
+                    self.restarts.forget(i);
+                }
                 let outcome = Outcome::each(&nodes, |i| self.processes.kill(i));
                 let value = json!({"target": target.name()});
                 self.record_outcome("kill", value, &outcome, "fault", fault);
@@ -79,21 +82,16 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
             }
             Fault::Pause { target } => {
                 let nodes = target.resolve(n, primary, &mut self.rng);
+                for &i in &nodes {
+                    self.restarts.suspend(i);
+                }
                 let outcome = Outcome::each(&nodes, |i| self.processes.pause(i));
                 let value = json!({"target": target.name()});
                 self.record_outcome("pause", value, &outcome, "fault", fault);
                 (!outcome.done.is_empty()).then_some(Active::Paused(outcome.done))
             }
             Fault::RollingRestart => {
-                for i in 0..n {
-                    self.processes.kill(i)?;
-                    self.record("kill", json!({"nodes": [i], "target": "rolling-restart"}));
-                    self.processes.start(i)?;
-                    self.record("start", json!({"nodes": [i], "target": "rolling-restart"}));
-                    if !self.replicas.wait_answering(i, RESTART_WAIT).await {
-                        tracing::warn!(replica = i, "restarted replica did not answer in time");
-                    }
-                }
+                self.rolling_restart(fault).await;
                 Some(Active::Done)
             }
             Fault::Clock {
@@ -141,6 +139,32 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
                 Some(Active::Clock { nodes, strobe })
             }
         })
+    }
+
+    /// Kills and starts every replica in turn, waiting for each to answer before the
+    /// next. Stops at a replica it cannot kill or start again (the latter is lost):
+    /// going on would take down one more.
+    async fn rolling_restart(&mut self, fault: &Fault) {
+        let value = json!({"target": "rolling-restart"});
+        for i in 0..self.replicas.n() {
+            self.restarts.forget(i);
+            let killed = Outcome::each(&[i], |i| self.processes.kill(i));
+            self.record_outcome("kill", value.clone(), &killed, "fault", fault);
+            if !killed.failed.is_empty() {
+                return;
+            }
+            let started = Outcome::each(&[i], |i| self.processes.start(i));
+            self.record_outcome("start", value.clone(), &started, "fault", fault);
+            if !started.failed.is_empty() {
+                let reason = format!("restart failed: {}", started.errors());
+                self.lost(i, &reason, &fault.describe());
+                return;
+            }
+            if !self.replicas.wait_answering(i, self.restart_wait).await {
+                let reason = self.not_answering(i);
+                self.lost(i, &reason, &fault.describe());
+            }
+        }
     }
 
     fn proxy(&self) -> Result<&Proxy> {

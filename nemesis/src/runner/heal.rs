@@ -37,10 +37,23 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
             Active::Killed(nodes) => {
                 let outcome = Outcome::each(&nodes, |n| self.processes.start(n));
                 self.record_outcome("start", json!({}), &outcome, "heal", &fault);
+                let what = fault.describe();
+                for (n, e) in &outcome.failed {
+                    self.lost(*n, &format!("restart failed: {e}"), &what);
+                }
+                for &n in &outcome.done {
+                    self.watch_restart(n, what.clone());
+                }
             }
             Active::Paused(nodes) => {
                 let outcome = Outcome::each(&nodes, |n| self.processes.resume(n));
                 self.record_outcome("resume", json!({}), &outcome, "heal", &fault);
+                // Restarted replicas paused before they answered: wait for them again.
+                for &n in &outcome.done {
+                    if let Some(restarted_by) = self.restarts.resumed(n) {
+                        self.watch_restart(n, restarted_by);
+                    }
+                }
             }
             Active::Clock { nodes, strobe } => {
                 if let Some(task) = strobe {

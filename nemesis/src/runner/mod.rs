@@ -10,10 +10,18 @@
 //! nodes still acts on the others, records the nodes it worked on (`nodes`, plus
 //! `failed` when some failed) and one `error` op for the rest, and its heal undoes
 //! exactly what it did.
+//!
+//! A replica the runner starts again (a kill's heal, a rolling restart) must answer
+//! `/status` within the restart wait ([`RESTART_WAIT`] unless
+//! [`Runner::with_restart_wait`]); the heal's waits run in the background, so they do
+//! not hold up the schedule. A replica whose start fails or that does not answer is
+//! lost: a `replica-lost` op `{"node", "fault", "reason"}` and
+//! [`Observer::replica_lost`].
 
 mod apply;
 mod heal;
 mod outcome;
+mod restarts;
 
 use crate::control::{Observer, Processes};
 use crate::proxy::{ByzantineGuard, Proxy};
@@ -32,8 +40,9 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-/// How long a rolling restart waits for each restarted replica to answer.
-const RESTART_WAIT: Duration = Duration::from_secs(30);
+/// How long a restarted replica has to answer `/status` before it is reported lost
+/// (a rolling restart waits this long for each replica before the next).
+pub const RESTART_WAIT: Duration = Duration::from_secs(30);
 
 /// One action the runner took, as recorded (also saved with the run).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -75,6 +84,10 @@ pub struct Runner<'a, P: Processes, O: Observer> {
     start: Instant,
     active: BTreeMap<usize, Active>,
     applied: Vec<AppliedAction>,
+    /// How long a restarted replica has to answer.
+    restart_wait: Duration,
+    /// Restarted replicas not heard from yet.
+    restarts: restarts::Restarts,
 }
 
 impl<'a, P: Processes, O: Observer> Runner<'a, P, O> {
@@ -103,7 +116,16 @@ impl<'a, P: Processes, O: Observer> Runner<'a, P, O> {
             start: Instant::now(),
             active: BTreeMap::new(),
             applied: Vec::new(),
+            restart_wait: RESTART_WAIT,
+            restarts: restarts::Restarts::default(),
         }
+    }
+
+    /// How long a restarted replica has to answer `/status` before it is reported
+    /// lost (default [`RESTART_WAIT`]).
+    pub fn with_restart_wait(mut self, wait: Duration) -> Self {
+        self.restart_wait = wait;
+        self
     }
 
     /// Gives the runner the replicas' signing keys and the number of client
@@ -115,7 +137,8 @@ impl<'a, P: Processes, O: Observer> Runner<'a, P, O> {
     }
 
     /// Runs the schedule from `start` (the workload's start) until it ends or `stop`
-    /// resolves, then heals everything. Returns what was done.
+    /// resolves, then heals everything and waits (up to the restart wait) for the
+    /// replicas it restarted to answer. Returns what was done.
     pub async fn run(
         mut self,
         start: Instant,
@@ -130,12 +153,19 @@ impl<'a, P: Processes, O: Observer> Runner<'a, P, O> {
         // Heals before starts at the same instant.
         events.sort_by_key(|&(t, is_start, i)| (t, is_start, i));
         tokio::pin!(stop);
-        for (t, is_start, i) in events {
-            // The workload's end comes first; otherwise wait for the event's time.
-            tokio::select! {
-                biased;
-                _ = &mut stop => break,
-                _ = tokio::time::sleep_until(start + Duration::from_millis(t)) => {}
+        'events: for (t, is_start, i) in events {
+            // The workload's end comes first; otherwise wait for the event's time,
+            // meanwhile hearing from restarted replicas.
+            let due = start + Duration::from_millis(t);
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = &mut stop => break 'events,
+                    Some((node, answered, fault)) = self.restarts.next() => {
+                        self.restart_ended(node, answered, &fault);
+                    }
+                    _ = tokio::time::sleep_until(due) => break,
+                }
             }
             if is_start {
                 self.begin(i).await;
@@ -152,6 +182,9 @@ impl<'a, P: Processes, O: Observer> Runner<'a, P, O> {
             proxy.heal_all();
         }
         self.observer.in_force("none");
+        while let Some((node, answered, fault)) = self.restarts.next().await {
+            self.restart_ended(node, answered, &fault);
+        }
         self.applied
     }
 

@@ -14,7 +14,7 @@ use nemesis::replica_http::ReplicaHttp;
 use nemesis::{AppliedAction, Error, Observer, Processes, Runner, Schedule};
 use replica::clock::ClockSettings;
 use serde_json::{json, Value};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,8 +31,10 @@ pub struct StandIn {
     pub view: AtomicU64,
     /// How long `/status` takes to answer.
     pub status_delay_ms: AtomicU64,
-    /// Whether it answers at all (a killed or paused replica does not).
-    pub down: AtomicBool,
+    /// Killed (and not started again yet): it does not answer.
+    pub killed: AtomicBool,
+    /// Paused: it does not answer.
+    pub paused: AtomicBool,
     /// Outcomes of the next `/clock` calls (`false`: answer 500); then success.
     pub clock_script: Mutex<VecDeque<bool>>,
     /// The clock settings it accepted, in order.
@@ -43,6 +45,11 @@ impl StandIn {
     /// The settings accepted so far.
     pub fn clocks(&self) -> Vec<ClockSettings> {
         self.clocks.lock().unwrap().clone()
+    }
+
+    /// Whether it answers (neither killed nor paused).
+    pub fn up(&self) -> bool {
+        !self.killed.load(Ordering::SeqCst) && !self.paused.load(Ordering::SeqCst)
     }
 
     /// Makes `/status` answer after `ms`.
@@ -59,14 +66,14 @@ impl StandIn {
 async fn status(State(s): State<Arc<StandIn>>) -> Response {
     let delay = s.status_delay_ms.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(delay)).await;
-    if s.down.load(Ordering::SeqCst) {
+    if !s.up() {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     Json(json!({"view": s.view.load(Ordering::SeqCst), "last_executed": 0})).into_response()
 }
 
 async fn clock(State(s): State<Arc<StandIn>>, Json(settings): Json<ClockSettings>) -> Response {
-    if s.down.load(Ordering::SeqCst) {
+    if !s.up() {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     if s.clock_script.lock().unwrap().pop_front() == Some(false) {
@@ -118,18 +125,20 @@ impl Cluster {
             calls: Mutex::default(),
             fail: Mutex::default(),
             stay_down: Mutex::default(),
+            start_delay: Mutex::default(),
         }
     }
 }
 
 /// Records every call; kill and pause take the stand-in down, start and resume bring
-/// it back; fails the calls it is told to.
+/// it back (a start possibly late, or never); fails the calls it is told to.
 pub struct FakeProcesses {
     replicas: Vec<Arc<StandIn>>,
     /// Every call, in order, as (action, replica); failed ones too.
     pub calls: Mutex<Vec<(&'static str, usize)>>,
     fail: Mutex<BTreeSet<(&'static str, usize)>>,
     stay_down: Mutex<BTreeSet<usize>>,
+    start_delay: Mutex<BTreeMap<usize, Duration>>,
 }
 
 impl FakeProcesses {
@@ -143,12 +152,17 @@ impl FakeProcesses {
         self.stay_down.lock().unwrap().insert(i);
     }
 
+    /// Replica `i` starts without error but answers only `delay` later.
+    pub fn start_slowly(&self, i: usize, delay: Duration) {
+        self.start_delay.lock().unwrap().insert(i, delay);
+    }
+
     /// The calls so far.
     pub fn calls(&self) -> Vec<(&'static str, usize)> {
         self.calls.lock().unwrap().clone()
     }
 
-    fn call(&self, action: &'static str, i: usize, up: bool) -> nemesis::Result<()> {
+    fn call(&self, action: &'static str, i: usize) -> nemesis::Result<()> {
         self.calls.lock().unwrap().push((action, i));
         if self.fail.lock().unwrap().contains(&(action, i)) {
             return Err(Error::Process {
@@ -156,24 +170,42 @@ impl FakeProcesses {
                 reason: format!("{action} told to fail"),
             });
         }
-        let up = up && !self.stay_down.lock().unwrap().contains(&i);
-        self.replicas[i].down.store(!up, Ordering::SeqCst);
         Ok(())
     }
 }
 
 impl Processes for FakeProcesses {
     fn kill(&self, i: usize) -> nemesis::Result<()> {
-        self.call("kill", i, false)
+        self.call("kill", i)?;
+        self.replicas[i].killed.store(true, Ordering::SeqCst);
+        Ok(())
     }
     fn start(&self, i: usize) -> nemesis::Result<()> {
-        self.call("start", i, true)
+        self.call("start", i)?;
+        if self.stay_down.lock().unwrap().contains(&i) {
+            return Ok(());
+        }
+        let replica = self.replicas[i].clone();
+        match self.start_delay.lock().unwrap().get(&i) {
+            Some(&delay) => {
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    replica.killed.store(false, Ordering::SeqCst);
+                });
+            }
+            None => replica.killed.store(false, Ordering::SeqCst),
+        }
+        Ok(())
     }
     fn pause(&self, i: usize) -> nemesis::Result<()> {
-        self.call("pause", i, false)
+        self.call("pause", i)?;
+        self.replicas[i].paused.store(true, Ordering::SeqCst);
+        Ok(())
     }
     fn resume(&self, i: usize) -> nemesis::Result<()> {
-        self.call("resume", i, true)
+        self.call("resume", i)?;
+        self.replicas[i].paused.store(false, Ordering::SeqCst);
+        Ok(())
     }
 }
 
@@ -184,6 +216,8 @@ pub struct FakeObserver {
     pub ops: Mutex<Vec<(String, Value)>>,
     /// Every `in_force` report.
     pub in_force: Mutex<Vec<String>>,
+    /// Every replica reported lost, and why.
+    pub lost: Mutex<Vec<(usize, String)>>,
 }
 
 impl FakeObserver {
@@ -196,6 +230,11 @@ impl FakeObserver {
             .filter(|(g, _)| g == f)
             .map(|(_, v)| v.clone())
             .collect()
+    }
+
+    /// The replicas reported lost, and why.
+    pub fn lost(&self) -> Vec<(usize, String)> {
+        self.lost.lock().unwrap().clone()
     }
 
     /// The names of the recorded ops, in order.
@@ -215,6 +254,12 @@ impl Observer for FakeObserver {
     }
     fn in_force(&self, faults: &str) {
         self.in_force.lock().unwrap().push(faults.to_string());
+    }
+    fn replica_lost(&self, replica: usize, reason: &str) {
+        self.lost
+            .lock()
+            .unwrap()
+            .push((replica, reason.to_string()));
     }
 }
 
