@@ -22,4 +22,11 @@ pub trait Observer: Send + Sync {
     fn record(&self, f: &str, value: serde_json::Value);
     /// The faults in force now ("none" when healed), for the progress display.
     fn in_force(&self, faults: &str);
+    /// Replica `replica` is lost: the nemesis could not start it again (a heal's or a
+    /// rolling restart's start failed), or once started it did not answer `/status`
+    /// within the restart wait. The nemesis does not try it again; `reason` says what
+    /// happened. Also recorded as a `replica-lost` op. By default, nothing more.
+    fn replica_lost(&self, replica: usize, reason: &str) {
+        let _ = (replica, reason);
+    }
 }

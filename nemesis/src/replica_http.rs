@@ -5,9 +5,11 @@
 use crate::error::{Error, Result};
 use replica::clock::ClockSettings;
 use std::time::Duration;
+use tokio::task::JoinSet;
 
-/// How long one control call may take.
-const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one control call may take. [`ReplicaHttp::primary`] asks every replica at
+/// once, so it takes at most this long however many replicas are slow.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Talks to every replica's control endpoints.
 #[derive(Debug, Clone)]
@@ -38,13 +40,17 @@ impl ReplicaHttp {
         status.get("view")?.as_u64()
     }
 
-    /// The primary of the highest view a replica reports (0 if none answers).
+    /// The primary of the highest view a replica reports (0 if none answers). Asks
+    /// every replica at once: takes at most one [`CALL_TIMEOUT`].
     pub async fn primary(&self) -> usize {
-        let mut view = None;
+        let mut asks = JoinSet::new();
         for i in 0..self.n() {
-            if let Some(v) = self.view(i).await {
-                view = Some(view.map_or(v, |w: u64| w.max(v)));
-            }
+            let replicas = self.clone();
+            asks.spawn(async move { replicas.view(i).await });
+        }
+        let mut view = None;
+        while let Some(answer) = asks.join_next().await {
+            view = view.max(answer.ok().flatten());
         }
         (view.unwrap_or(0) % self.n() as u64) as usize
     }
@@ -69,6 +75,26 @@ impl ReplicaHttp {
             return Err(fail(format!("answered {}", resp.status())));
         }
         Ok(())
+    }
+
+    /// Sets the clocks of `nodes`, all at once (at most one [`CALL_TIMEOUT`]); returns
+    /// each node's result, in node order.
+    pub async fn set_clocks(
+        &self,
+        nodes: &[usize],
+        settings: ClockSettings,
+    ) -> Vec<(usize, Result<()>)> {
+        let mut calls = JoinSet::new();
+        for &i in nodes {
+            let replicas = self.clone();
+            calls.spawn(async move { (i, replicas.set_clock(i, settings).await) });
+        }
+        let mut results = Vec::with_capacity(nodes.len());
+        while let Some(done) = calls.join_next().await {
+            results.push(done.expect("a clock call does not panic"));
+        }
+        results.sort_by_key(|(i, _)| *i);
+        results
     }
 
     /// Waits until replica `i` answers `/status`, up to `limit`.
