@@ -217,8 +217,9 @@ impl Cluster {
         }
     }
 
-    /// Notes replica `i` as lost at `now` (history time), once.
-    fn lost(&self, replica: usize, now: Duration, status: String) {
+    /// Notes replica `replica` as lost at `now` (history time), once: a crash with its
+    /// log tail (a restart that failed, a replica that never got ready).
+    pub(crate) fn lost(&self, replica: usize, now: Duration, status: String) {
         let mut crashes = self.crashes.lock().expect("crash lock poisoned");
         if crashes.iter().any(|c| c.replica == replica) {
             return;

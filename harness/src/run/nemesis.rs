@@ -37,10 +37,11 @@ impl CurrentFault {
     }
 }
 
-/// Records the runner's actions in the history.
+/// Records the runner's actions in the history, and replicas it lost as crashes.
 struct HistoryObserver {
     recorder: RecorderHandle,
     fault: CurrentFault,
+    cluster: Arc<Cluster>,
 }
 
 impl nemesis::Observer for HistoryObserver {
@@ -51,6 +52,11 @@ impl nemesis::Observer for HistoryObserver {
 
     fn in_force(&self, faults: &str) {
         self.fault.set(faults);
+    }
+
+    fn replica_lost(&self, replica: usize, reason: &str) {
+        self.cluster
+            .lost(replica, self.recorder.elapsed(), reason.to_string());
     }
 }
 
@@ -83,7 +89,11 @@ pub(crate) async fn play(schedule: Schedule, ctx: NemesisContext) -> Vec<Applied
         seed,
         start,
     } = ctx;
-    let observer = HistoryObserver { recorder, fault };
+    let observer = HistoryObserver {
+        recorder,
+        fault,
+        cluster: Arc::clone(&cluster),
+    };
     let http = ReplicaHttp::new(cluster.listen_addrs());
     let runner = Runner::new(schedule, cluster.proxy(), http, &*cluster, &observer, seed)
         .with_keys(cluster.replica_keys(), cluster.clients());
