@@ -37,11 +37,17 @@ pub enum Bug {
     /// agree on one digest first, and executes on 2f+1 matching COMMITs. VIEW-CHANGE
     /// carries, per sequence number, the primary's PREPARE it committed on.
     NoPrePrepare,
+    /// The replica with the highest id (n-1: with f=1 a single faulty replica)
+    /// executes a successful `cas` wrongly: it keeps the old value instead of storing
+    /// `to`, but replies `ok: true` as a correct replica does. Clients (f+1 matching
+    /// replies) see nothing; its state digest (`/status`, CHECKPOINT) differs from
+    /// the others'.
+    DivergeState,
 }
 
 impl Bug {
     /// Every replica bug, in the order the self-test reports them.
-    pub const ALL: [Bug; 9] = [
+    pub const ALL: [Bug; 10] = [
         Bug::CommitQuorum2f,
         Bug::PrepareQuorum,
         Bug::NoDigestCheck,
@@ -51,6 +57,7 @@ impl Bug {
         Bug::NoClientDedupe,
         Bug::LostOnRestart,
         Bug::NoPrePrepare,
+        Bug::DivergeState,
     ];
 
     /// The bug's name on the command line.
@@ -65,6 +72,7 @@ impl Bug {
             Bug::NoClientDedupe => "no-client-dedupe",
             Bug::LostOnRestart => "lost-on-restart",
             Bug::NoPrePrepare => "no-pre-prepare",
+            Bug::DivergeState => "diverge-state",
         }
     }
 

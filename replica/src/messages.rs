@@ -418,6 +418,7 @@ mod tests {
                 value: serde_json::json!(1),
             },
             false,
+            false,
         );
         let key = SigningKey::from_bytes(&[1; 32]);
         let msg = PeerMessage::State(Box::new(Signed::sign(

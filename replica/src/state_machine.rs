@@ -118,6 +118,12 @@ impl KvStore {
 
     /// Applies an operation (no duplicate check; see [`KvStore::execute`]).
     pub fn apply(&mut self, op: &Operation) -> OpResult {
+        self.apply_as(op, false)
+    }
+
+    /// [`KvStore::apply`]; with `diverge` (the seeded bug `diverge-state` only) a
+    /// successful cas keeps the old value but still reports `ok: true`.
+    fn apply_as(&mut self, op: &Operation, diverge: bool) -> OpResult {
         match op {
             Operation::Read { key } => OpResult::Read {
                 value: self.data.get(key).cloned().unwrap_or(Value::Null),
@@ -129,7 +135,7 @@ impl KvStore {
             Operation::Cas { key, from, to } => {
                 let current = self.data.get(key).unwrap_or(&Value::Null);
                 let ok = current == from;
-                if ok {
+                if ok && !diverge {
                     self.data.insert(key.clone(), to.clone());
                 }
                 OpResult::Cas { ok }
@@ -150,20 +156,23 @@ impl KvStore {
     /// last one is not applied again. Returns the result if it was applied now.
     ///
     /// `again` (the seeded bug `no-client-dedupe` only) applies a repeat of the last
-    /// timestamp once more.
+    /// timestamp once more. `diverge` (the seeded bug `diverge-state` only) applies a
+    /// successful cas wrongly: it keeps the old value. The result returned and
+    /// remembered for the client is the correct one (`ok: true`).
     pub fn execute(
         &mut self,
         client: ClientId,
         timestamp: u64,
         op: &Operation,
         again: bool,
+        diverge: bool,
     ) -> Option<OpResult> {
         if let Some(last) = self.clients.get(&client) {
             if timestamp < last.timestamp || (timestamp == last.timestamp && !again) {
                 return None;
             }
         }
-        let result = self.apply(op);
+        let result = self.apply_as(op, diverge);
         self.clients.insert(
             client,
             LastReply {
@@ -234,25 +243,103 @@ mod tests {
             key: "a".into(),
             value: json!(1),
         };
-        assert_eq!(s.execute(1, 10, &w, false), Some(OpResult::Write));
-        assert_eq!(s.execute(1, 10, &w, false), None);
+        assert_eq!(s.execute(1, 10, &w, false, false), Some(OpResult::Write));
+        assert_eq!(s.execute(1, 10, &w, false, false), None);
         let cas = Operation::Cas {
             key: "a".into(),
             from: json!(2),
             to: json!(3),
         };
         assert_eq!(
-            s.execute(1, 11, &cas, false),
+            s.execute(1, 11, &cas, false, false),
             Some(OpResult::Cas { ok: false })
         );
         let app = Operation::Append {
             key: "l".into(),
             value: json!(5),
         };
-        s.execute(2, 1, &app, false);
-        s.execute(2, 2, &app, false);
+        s.execute(2, 1, &app, false, false);
+        s.execute(2, 2, &app, false, false);
         assert_eq!(s.get("l"), Some(&json!([5, 5])));
         let r = Operation::Read { key: "zz".into() };
         assert_eq!(s.apply(&r), OpResult::Read { value: Value::Null });
+    }
+
+    /// Client 1's requests: a write, a cas that succeeds, a cas that fails, an append.
+    fn ops_with_a_successful_cas() -> Vec<Operation> {
+        vec![
+            Operation::Write {
+                key: "a".into(),
+                value: json!(1),
+            },
+            Operation::Cas {
+                key: "a".into(),
+                from: json!(1),
+                to: json!(2),
+            },
+            Operation::Cas {
+                key: "a".into(),
+                from: json!(7),
+                to: json!(8),
+            },
+            Operation::Append {
+                key: "l".into(),
+                value: json!(3),
+            },
+        ]
+    }
+
+    /// Executes [`ops_with_a_successful_cas`] on a fresh store (`diverge` as the
+    /// seeded bug `diverge-state` passes it); returns the store and the results.
+    fn run(diverge: bool) -> (KvStore, Vec<Option<OpResult>>) {
+        let mut s = KvStore::new();
+        let results = ops_with_a_successful_cas()
+            .iter()
+            .zip(1..)
+            .map(|(op, t)| s.execute(1, t, op, false, diverge))
+            .collect();
+        (s, results)
+    }
+
+    #[test]
+    fn a_diverged_cas_replies_correctly_but_changes_the_state_digest() {
+        let (correct, want) = run(false);
+        let (diverged, got) = run(true);
+        assert_eq!(
+            want[1],
+            Some(OpResult::Cas { ok: true }),
+            "the cas succeeds"
+        );
+        assert_eq!(
+            got, want,
+            "every reply, the cas's included, is the correct one"
+        );
+        assert_eq!(diverged.last_reply(1), correct.last_reply(1));
+        assert_eq!(correct.get("a"), Some(&json!(2)));
+        assert_eq!(
+            diverged.get("a"),
+            Some(&json!(1)),
+            "the cas kept the old value"
+        );
+        assert_ne!(diverged.digest(), correct.digest());
+    }
+
+    #[test]
+    fn without_the_diverged_cas_the_digests_agree() {
+        let (a, ra) = run(false);
+        let (b, rb) = run(false);
+        assert_eq!((a.digest(), ra), (b.digest(), rb));
+        // A failed cas changes nothing, diverged or not.
+        let failed = Operation::Cas {
+            key: "a".into(),
+            from: json!(9),
+            to: json!(10),
+        };
+        let (mut c, mut d) = (a.clone(), a.clone());
+        assert_eq!(
+            c.execute(1, 9, &failed, false, false),
+            d.execute(1, 9, &failed, false, true)
+        );
+        assert_eq!(c.digest(), d.digest());
     }
 }

@@ -71,6 +71,8 @@ impl SeededBug {
             }
             Replica(Bug::LostOnRestart) => Scenario::CrashRestart,
             Replica(Bug::NoClientDedupe) => Scenario::ClientReplay,
+            // TODO(issue 19): the convergence scenario
+            Replica(Bug::DivergeState) => Scenario::ClientReplay,
             Client(ClientBug::AcceptFirstReply) => Scenario::LyingReplica,
         }
     }

@@ -353,7 +353,10 @@ impl Replica {
             let (client, t) = (r.body.client, r.body.timestamp);
             self.in_progress.remove(&(client, t));
             let again = self.params.bugs.has(Bug::NoClientDedupe);
-            if let Some(result) = self.state.execute(client, t, &r.body.op, again) {
+            // Seeded bug: the last replica applies a successful cas wrongly (its reply
+            // stays the correct one).
+            let diverge = self.bug(Bug::DivergeState) && self.id as usize == self.n - 1;
+            if let Some(result) = self.state.execute(client, t, &r.body.op, again, diverge) {
                 replies.push((client, t, result));
                 applied.push(RequestId {
                     client,
@@ -403,5 +406,129 @@ impl Replica {
             result,
         };
         out.push(Output::Reply { client, reply });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::SigningKey;
+    use serde_json::json;
+
+    use super::*;
+    use crate::bugs::Bugs;
+    use crate::config::ProtocolConfig;
+    use crate::core::log::Slot;
+    use crate::crypto::Digest;
+    use crate::messages::ReplicaId;
+    use crate::state_machine::{OpResult, Operation};
+
+    const N: usize = 4;
+
+    /// Client 5's requests, one per batch: a write, a cas that fails, one that succeeds.
+    fn requests() -> Vec<Signed<Request>> {
+        let ops = [
+            Operation::Write {
+                key: "x".into(),
+                value: json!(1),
+            },
+            Operation::Cas {
+                key: "x".into(),
+                from: json!(7),
+                to: json!(8),
+            },
+            Operation::Cas {
+                key: "x".into(),
+                from: json!(1),
+                to: json!(2),
+            },
+        ];
+        let client = SigningKey::from_bytes(&[9; 32]);
+        ops.into_iter()
+            .zip(1..)
+            .map(|(op, timestamp)| {
+                let req = Request {
+                    client: 5,
+                    timestamp,
+                    op,
+                };
+                Signed::sign(req, &client)
+            })
+            .collect()
+    }
+
+    /// Replica `id` of 4 (with `bugs`) executes [`requests`] as committed batches 1,
+    /// 2, 3, then gets the successful cas again, as a client retransmits it.
+    /// Returns its state digest and the results of every REPLY it sent.
+    fn execute_at(id: ReplicaId, bugs: Bugs) -> (Digest, Vec<OpResult>) {
+        let params = ProtocolConfig {
+            bugs,
+            ..ProtocolConfig::default()
+        };
+        let key = SigningKey::from_bytes(&[id as u8; 32]);
+        let mut r = Replica::new(id, N, params, key);
+        let primary = SigningKey::from_bytes(&[0; 32]);
+        let mut out = Vec::new();
+        let reqs = requests();
+        for (seq, req) in (1..).zip(&reqs) {
+            let batch = vec![req.clone()];
+            let pp = PrePrepare {
+                view: 0,
+                seq,
+                digest: batch_digest(&batch),
+                replica: 0,
+            };
+            let slot = Slot {
+                pre_prepare: Some(PrePrepareMsg {
+                    header: Signed::sign(pp, &primary),
+                    batch,
+                }),
+                ..Slot::default()
+            };
+            r.log.insert(seq, slot);
+            r.execute(seq, &mut out);
+        }
+        r.on_request(reqs[2].clone(), false, &mut out);
+        let replies = out
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Reply { reply, .. } => Some(reply.result),
+                _ => None,
+            })
+            .collect();
+        (r.state().digest(), replies)
+    }
+
+    #[test]
+    fn diverge_state_corrupts_the_last_replica_s_state_but_not_its_replies() {
+        let bug = Bugs::NONE.with(Bug::DivergeState);
+        let (correct, want) = execute_at(0, Bugs::NONE);
+        let ok = OpResult::Cas { ok: true };
+        let failed = OpResult::Cas { ok: false };
+        assert_eq!(want, [OpResult::Write, failed, ok.clone(), ok]);
+        for id in 0..N as ReplicaId - 1 {
+            assert_eq!(
+                execute_at(id, bug),
+                (correct, want.clone()),
+                "replica {id} is not the last: it stays correct"
+            );
+        }
+        let (last, replies) = execute_at(N as ReplicaId - 1, bug);
+        assert_eq!(
+            replies, want,
+            "the last replica's replies are the correct ones"
+        );
+        if cfg!(feature = "seeded-bugs") {
+            assert_ne!(last, correct, "the last replica's state diverged");
+        } else {
+            assert_eq!(last, correct, "a normal build cannot switch the bug on");
+        }
+    }
+
+    #[test]
+    fn without_diverge_state_every_replica_ends_in_the_same_state() {
+        let (correct, want) = execute_at(0, Bugs::NONE);
+        for id in 1..N as ReplicaId {
+            assert_eq!(execute_at(id, Bugs::NONE), (correct, want.clone()));
+        }
     }
 }

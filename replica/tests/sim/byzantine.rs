@@ -24,6 +24,7 @@ pub fn poison_state(_to: usize, m: PeerMessage, key: &SigningKey) -> Option<Peer
                     value: json!(true),
                 },
                 false,
+                false,
             );
             Some(PeerMessage::State(Box::new(Signed::sign(body, key))))
         }
