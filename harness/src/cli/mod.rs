@@ -187,7 +187,7 @@ pub struct SelftestArgs {
     /// The bugs to test: `all`, or names separated by commas (commit-quorum-2f,
     /// prepare-quorum, no-digest-check, accept-second-preprepare, drop-prepared-certs,
     /// execute-on-prepared, no-client-dedupe, lost-on-restart, no-pre-prepare,
-    /// accept-first-reply).
+    /// diverge-state, accept-first-reply).
     #[arg(long, value_name = "LIST", default_value = "all")]
     pub(crate) bugs: String,
     /// Runs per bug, and per scenario against the correct build.

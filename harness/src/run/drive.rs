@@ -312,6 +312,10 @@ impl Running {
     async fn final_reads(&mut self, config: &RunConfig) -> Result<()> {
         self.stop_workload.stop();
         self.window_end = self.recorder.elapsed();
+        // The watch judges the workload: nothing completes once it ends.
+        if let Some(safety) = self.safety.take() {
+            let _ = safety.finish().await;
+        }
         for worker in self.workers.drain(..) {
             self.clients
                 .push(worker.await.context("a worker task failed")?);
@@ -337,8 +341,9 @@ impl Running {
         Ok(())
     }
 
-    /// Step 5: fetches what every replica executed, stops the watches and the cluster,
-    /// writes `proxy.json` and `schedule.json`, and closes the history.
+    /// Step 5: waits (bounded) for the replicas to converge, judges every replica
+    /// running and answering, fetches what each executed, stops the watches and the
+    /// cluster, writes `proxy.json` and `schedule.json`, and closes the history.
     async fn wind_down(
         mut self,
         config: &RunConfig,
@@ -359,9 +364,6 @@ impl Running {
         let interrupted = self.interrupted || self.interrupt.is_set();
         let _ = self.crash_watch.finish().await;
         let _ = self.sampler.finish().await;
-        if let Some(safety) = self.safety.take() {
-            let _ = safety.finish().await;
-        }
         let first_violation = self.violation.borrow().clone();
         self.cluster.watch_crashes(self.recorder.elapsed());
         let replicas = self.cluster.stop(STOP_GRACE);

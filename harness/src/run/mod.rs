@@ -121,11 +121,18 @@ fn judge(
     let verdict = worst(oracles.iter().map(|o| o.verdict));
     // Only a violation the oracles confirm is reported (the watch's stall rule sees
     // the faults in force more coarsely than the availability oracle).
+    let confirmed = |v: &&results::record::FirstViolation| {
+        oracles
+            .iter()
+            .any(|o| o.name == v.oracle && o.verdict == Verdict::Invalid)
+    };
     record.first_violation = (verdict == Verdict::Invalid)
         .then(|| {
             driven
                 .first_violation
-                .clone()
+                .as_ref()
+                .filter(confirmed)
+                .cloned()
                 .or_else(|| record::dated_violation(&oracles, &check, driven))
         })
         .flatten();
