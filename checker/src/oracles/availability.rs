@@ -8,10 +8,13 @@
 //! the crashes the harness saw), so a fault the nemesis did not plan, such as the whole
 //! cluster stopped from outside, is judged like no fault at all.
 //!
-//! The bound follows from the view-change timeout T: a correct quorum that lost its
-//! primary waits T, changes view, and goes on; a view change that fails doubles T. So
-//! the bound of a gap is `4 T + base`, with T the largest timeout the quorum (the 2f+1
-//! replicas with the smallest T) reported during the gap; a fixed bound (`--stall`)
+//! The bound follows from the view-change timeout T in force when the gap begins (the
+//! quorum's: the 2f+1 replicas with the smallest T): a correct quorum that lost its
+//! primary waits T and changes view; a view change that fails doubles T, and at most
+//! f+1 views in a row can have a faulty primary, so progress comes within
+//! `T + 2T + ... + 2^(f+1) T = (2^(f+2) - 1) T`, plus a base for the machine. T growing
+//! during the gap does not extend it: view changes that keep failing while at most f
+//! replicas are touched are the failure this oracle is for. A fixed bound (`--stall`)
 //! overrides it.
 
 use super::faults::fault_windows;
@@ -24,9 +27,12 @@ use serde_json::Value;
 pub enum ProgressBound {
     /// This many nanoseconds, whatever the view-change timeout (`--stall`).
     Fixed(u64),
-    /// `4 T + base_ns`, T from the samples (or `initial_t_ms` before the first).
+    /// `(2^(f+2) - 1) T + base_ns`, T the quorum's timeout when the gap begins (from
+    /// the samples, or `initial_t_ms` before the first).
     Derived {
-        /// Added to four view-change timeouts (ns).
+        /// Fault bound f.
+        f: usize,
+        /// Added to the view changes' timeouts (ns).
         base_ns: u64,
         /// The configured view-change timeout (ms), in force until a sample says
         /// otherwise.
@@ -42,21 +48,15 @@ impl ProgressBound {
         match self {
             ProgressBound::Fixed(ns) => *ns,
             ProgressBound::Derived {
+                f,
                 base_ns,
                 initial_t_ms,
                 samples,
             } => {
-                let before = samples.iter().rev().find(|(t, _)| *t <= a).map(|s| s.1);
-                let during = samples
-                    .iter()
-                    .filter(|(t, _)| (a..=b).contains(t))
-                    .map(|s| s.1);
-                let t_ms = during
-                    .chain(before)
-                    .max()
-                    .unwrap_or(*initial_t_ms)
-                    .max(*initial_t_ms);
-                4 * t_ms * 1_000_000 + base_ns
+                let _ = b;
+                let at_start = samples.iter().rev().find(|(t, _)| *t <= a).map(|s| s.1);
+                let t_ms = at_start.unwrap_or(*initial_t_ms).max(*initial_t_ms);
+                view_changes_factor(*f) * t_ms * 1_000_000 + base_ns
             }
         }
     }
@@ -66,14 +66,16 @@ impl ProgressBound {
         match self {
             ProgressBound::Fixed(ns) => format!("{:.1} s (--stall)", *ns as f64 / 1e9),
             ProgressBound::Derived {
+                f,
                 base_ns,
                 initial_t_ms,
                 samples,
             } => {
                 let largest = samples.iter().map(|s| s.1).max().unwrap_or(0);
                 format!(
-                    "4 T + {:.1} s, T the quorum's view-change timeout ({} ms configured, \
-                     {} ms largest seen)",
+                    "{} T + {:.1} s, T the quorum's view-change timeout when the stretch \
+                     began ({} ms configured, {} ms largest seen)",
+                    view_changes_factor(*f),
                     *base_ns as f64 / 1e9,
                     initial_t_ms,
                     largest.max(*initial_t_ms)
@@ -81,6 +83,12 @@ impl ProgressBound {
             }
         }
     }
+}
+
+/// How many base timeouts f+1 failed view changes in a row can take, each doubling
+/// the last: `2^(f+2) - 1`.
+pub fn view_changes_factor(f: usize) -> u64 {
+    (1u64 << (f as u32 + 2).min(20)) - 1
 }
 
 /// The quorum's view-change timeout of one sample: the (2f+1)-th smallest of the
@@ -449,15 +457,28 @@ mod tests {
         );
         assert_eq!(quorum_timeout(&[Some(500), None, None, Some(500)], 1), None);
         let bound = ProgressBound::Derived {
+            f: 1,
             base_ns: 2 * S,
             initial_t_ms: 500,
-            samples: vec![(5 * S, 500), (12 * S, 4000), (30 * S, 500)],
+            samples: vec![(5 * S, 500), (9 * S, 2000), (12 * S, 64000), (30 * S, 500)],
         };
-        assert_eq!(bound.at(0, 4 * S), 4 * S, "4 x 0.5 s + 2 s");
-        assert_eq!(bound.at(10 * S, 20 * S), 18 * S, "4 x 4 s + 2 s");
-        assert_eq!(bound.at(31 * S, 35 * S), 4 * S);
+        assert_eq!(view_changes_factor(1), 7);
+        assert_eq!(bound.at(0, 4 * S), 5_500_000_000, "7 x 0.5 s + 2 s");
+        assert_eq!(
+            bound.at(10 * S, 20 * S),
+            16 * S,
+            "7 x 2 s + 2 s, T at the start"
+        );
+        assert_eq!(bound.at(31 * S, 35 * S), 5_500_000_000);
         let ops = ops_every_second_except(10.0, 25.0);
         let r = availability(&ops, 4, 1, (0, 40 * S), &[], &bound);
-        assert_eq!(r.verdict, Verdict::Valid, "17 s within 18 s: {r:?}");
+        assert_eq!(
+            r.verdict,
+            Verdict::Invalid,
+            "17 s past 16 s, however T grew: {r:?}"
+        );
+        let ops = ops_every_second_except(10.0, 23.0);
+        let r = availability(&ops, 4, 1, (0, 40 * S), &[], &bound);
+        assert_eq!(r.verdict, Verdict::Valid, "15 s within 16 s: {r:?}");
     }
 }

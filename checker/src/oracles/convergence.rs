@@ -1,9 +1,14 @@
 //! The convergence oracle: after the final heal, the recovery and the final reads,
-//! every replica must have executed the same prefix and reached the same state within
-//! a bound. A replica that never catches up after a restart, or whose state diverged
-//! (a wrong state transfer, non-deterministic execution, a wrong `cas`) while client
-//! replies still agreed by f+1 votes, is named, with the first sequence number from
-//! which it may differ.
+//! the replicas must agree on their state at a common checkpoint within a bound. PBFT
+//! lets a correct replica trail the others by less than a checkpoint interval in an
+//! idle cluster (it learns of what it missed only from later traffic), so the promise
+//! judged is: every replica has executed at least up to the newest checkpoint any
+//! replica holds as stable, and wherever two replicas report a state for the same
+//! sequence number (their last executed one, or their stable checkpoint) the digests
+//! agree. A replica that never catches up after a restart, or whose state diverged (a
+//! wrong state transfer, non-deterministic execution, a wrong `cas`) while client
+//! replies still agreed by f+1 votes, is named, with the sequence number from which it
+//! may differ.
 
 use super::OracleResult;
 use crate::Verdict;
@@ -33,43 +38,63 @@ pub fn convergence(replicas: &[Option<ReplicaState>], waited_s: f64, bound_s: f6
     let silent: Vec<usize> = (0..replicas.len())
         .filter(|i| replicas[*i].is_none())
         .collect();
-    let Some(top) = answered.iter().map(|(_, r)| r.last_executed).max() else {
+    let Some(common) = answered.iter().map(|(_, r)| r.stable_checkpoint).max() else {
         return OracleResult::unknown("convergence", "no replica answered GET /status");
     };
     let mut violations = Vec::new();
-    // The state most replicas at the top reached counts as the cluster's.
-    let mut at_top: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, r) in &answered {
-        if r.last_executed == top {
-            at_top.entry(r.state_digest.as_str()).or_default().push(*i);
-        }
-    }
-    let (agreed, agreeing) = at_top
-        .iter()
-        .max_by_key(|(_, ids)| ids.len())
-        .map(|(d, ids)| (*d, ids.clone()))
-        .unwrap_or_default();
-    for (i, r) in &answered {
-        if r.last_executed < top {
+        if r.last_executed < common {
             violations.push(format!(
-                "replica {i} executed up to seq {} while replicas {agreeing:?} reached {top} \
-                 (its stable checkpoint is {}): it did not catch up within {bound_s:.1} s",
+                "replica {i} executed up to seq {} but seq {common} is a stable checkpoint \
+                 elsewhere (its own is {}): it did not catch up within {bound_s:.1} s",
                 r.last_executed, r.stable_checkpoint
             ));
-        } else if r.state_digest != agreed {
-            let from = first_possible_difference(r, &answered, &agreeing);
-            violations.push(format!(
-                "replica {i} reached seq {top} with state {} but replicas {agreeing:?} with {}: \
-                 its state differs from seq {from} on (the last checkpoint it shares)",
-                short(&r.state_digest),
-                short(agreed)
-            ));
+        }
+    }
+    // Every state reported for a sequence number, by digest.
+    let mut states: BTreeMap<u64, BTreeMap<&str, Vec<usize>>> = BTreeMap::new();
+    for (i, r) in &answered {
+        for (seq, digest) in [
+            (r.last_executed, r.state_digest.as_str()),
+            (r.stable_checkpoint, r.stable_digest.as_str()),
+        ] {
+            let ids = states.entry(seq).or_default().entry(digest).or_default();
+            if !ids.contains(i) {
+                ids.push(*i);
+            }
+        }
+    }
+    let mut divergent: Vec<usize> = Vec::new();
+    for (seq, digests) in &states {
+        if digests.len() < 2 {
+            continue;
+        }
+        let (agreed, agreeing) = digests
+            .iter()
+            .max_by_key(|(_, ids)| ids.len())
+            .map(|(d, ids)| (*d, ids.clone()))
+            .unwrap_or_default();
+        for (digest, ids) in digests.iter().filter(|(d, _)| **d != agreed) {
+            for &i in ids {
+                if divergent.contains(&i) {
+                    continue;
+                }
+                divergent.push(i);
+                let from = first_possible_difference(i, &answered, &states, *seq);
+                violations.push(format!(
+                    "replica {i} reports state {} at seq {seq} but replicas {agreeing:?} \
+                     report {}: its state differs from seq {from} on (after the last \
+                     checkpoint it shares)",
+                    short(digest),
+                    short(agreed)
+                ));
+            }
         }
     }
     let checked = format!(
-        "{} of {} replicas at seq {top} with one state after {waited_s:.1} s (bound {bound_s:.1} s)",
-        agreeing.len(),
-        replicas.len()
+        "{} replicas at or past the common stable checkpoint {common}, one state per \
+         sequence number reported, after {waited_s:.1} s (bound {bound_s:.1} s)",
+        answered.len()
     );
     let mut result = OracleResult::from_violations("convergence", checked, violations);
     if !silent.is_empty() && result.verdict == Verdict::Valid {
@@ -79,23 +104,22 @@ pub fn convergence(replicas: &[Option<ReplicaState>], waited_s: f64, bound_s: f6
     result
 }
 
-/// The first sequence number from which `r` may differ from the agreeing replicas:
-/// one past the newest stable checkpoint at which its digest matches theirs.
+/// One past the newest sequence number below `seq` at which replica `i`'s reported
+/// state agrees with every other report (1 if there is none).
 fn first_possible_difference(
-    r: &ReplicaState,
+    i: usize,
     answered: &[(usize, &ReplicaState)],
-    agreeing: &[usize],
+    states: &BTreeMap<u64, BTreeMap<&str, Vec<usize>>>,
+    seq: u64,
 ) -> u64 {
-    let shared = answered.iter().any(|(j, o)| {
-        agreeing.contains(j)
-            && o.stable_checkpoint == r.stable_checkpoint
-            && o.stable_digest == r.stable_digest
-    });
-    if shared {
-        r.stable_checkpoint + 1
-    } else {
-        1
-    }
+    let Some((_, r)) = answered.iter().find(|(j, _)| *j == i) else {
+        return 1;
+    };
+    [r.stable_checkpoint, r.last_executed]
+        .into_iter()
+        .filter(|s| *s < seq && states.get(s).is_some_and(|d| d.len() == 1))
+        .max()
+        .map_or(1, |s| s + 1)
 }
 
 fn short(digest: &str) -> &str {
@@ -116,14 +140,16 @@ mod tests {
     }
 
     #[test]
-    fn replicas_at_one_state_converge() {
-        let all = vec![at(40, "aa", 32, "c"); 4];
+    fn replicas_at_one_state_converge_even_if_one_trails_within_a_checkpoint() {
+        let mut all = vec![at(40, "aa", 32, "c"); 4];
+        assert_eq!(convergence(&all, 0.3, 20.0).verdict, Verdict::Valid);
+        all[1] = at(32, "c", 32, "c");
         let r = convergence(&all, 0.3, 20.0);
         assert_eq!(r.verdict, Verdict::Valid, "{r:?}");
     }
 
     #[test]
-    fn a_laggard_is_named() {
+    fn a_laggard_behind_the_common_checkpoint_is_named() {
         let mut all = vec![at(40, "aa", 32, "c"); 4];
         all[2] = at(12, "bb", 0, "z");
         let r = convergence(&all, 20.0, 20.0);
@@ -140,10 +166,18 @@ mod tests {
         all[3] = at(40, "bbbb", 32, "c");
         let r = convergence(&all, 20.0, 20.0);
         assert_eq!(r.verdict, Verdict::Invalid);
-        assert!(r.evidence[0].contains("replica 3 reached seq 40"), "{r:?}");
+        assert!(
+            r.evidence[0].contains("replica 3 reports state bbbb at seq 40"),
+            "{r:?}"
+        );
         assert!(r.evidence[0].contains("from seq 33 on"), "{r:?}");
-        all[3] = at(40, "bbbb", 32, "d");
+        // Stuck at its own unmatched checkpoint: its state there differs from theirs.
+        all[3] = at(32, "dddd", 0, "z");
         let r = convergence(&all, 20.0, 20.0);
+        assert!(
+            r.evidence[0].contains("replica 3 reports state dddd at seq 32"),
+            "{r:?}"
+        );
         assert!(r.evidence[0].contains("from seq 1 on"), "{r:?}");
     }
 

@@ -23,7 +23,7 @@ pub mod recovery;
 pub mod validity;
 
 pub use agreement::agreement;
-pub use availability::{availability, quorum_timeout, Lost, ProgressBound};
+pub use availability::{availability, quorum_timeout, view_changes_factor, Lost, ProgressBound};
 pub use convergence::{convergence, ReplicaState};
 pub use faults::{active_at, fault_windows, heal_of, FaultWindow};
 pub use liveness::final_reads;

@@ -1,36 +1,60 @@
 //! The availability oracle can fail the runs people use: the default run, and every
 //! cell of the smoke and nightly suites, have stretches where progress is promised for
 //! longer than the bound, so a cluster that stops for good there is caught. Judged on
-//! the planned schedules, each fault taken to touch every replica (the least that can
-//! be promised), with a history in which nothing completes after the start.
+//! the planned schedules, each fault touching the replicas its target resolves to
+//! (as the runner resolves it, the primary taken to be replica 0), with a history in
+//! which nothing completes after the start.
 
 use super::suite::Suite;
 use super::RunConfig;
 use checker::oracles::{availability, ProgressBound};
 use checker::{Op, OpType, Process, Verdict};
-use nemesis::fault::{Family, Fault};
+use nemesis::fault::Fault;
+use nemesis::partition::ClientSide;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 const S: u64 = 1_000_000_000;
 
-/// The history's nemesis operations for a plan, every fault touching every replica
-/// (packet faults as the runner records them, so mild ones touch none).
+/// The history's nemesis operations for a plan, as the runner records them.
 fn nemesis_ops(config: &RunConfig) -> Vec<Op> {
     let n = config.settings.n();
-    let all: Vec<usize> = (0..n).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(config.settings.seed());
     let mut ops = Vec::new();
     for w in &config.schedule.windows {
-        let (start, stop, value) = match (&w.fault, w.fault.family()) {
-            (Fault::Packet { spec }, _) => (
+        let (start, stop, value) = match &w.fault {
+            Fault::Packet { spec } => (
                 "start-packet",
                 "stop-packet",
                 json!({"packet": spec.to_string()}),
             ),
-            (_, Family::Partition) => ("start-partition", "stop-partition", json!({})),
-            (_, Family::Byzantine) => ("start-byzantine", "stop-byzantine", json!({"nodes": all})),
-            (_, Family::Kill) => ("kill", "start", json!({"nodes": all})),
-            (_, Family::Pause) => ("pause", "resume", json!({"nodes": all})),
-            (_, _) => ("bump-clock", "reset-clock", json!({"nodes": all})),
+            Fault::Partition { topology, clients } => {
+                let (_, components) = topology.resolve(n, 0, &mut rng);
+                let clients = match clients {
+                    ClientSide::All => "all",
+                    ClientSide::Isolated => "isolated",
+                };
+                let value = json!({"components": components, "clients": clients});
+                ("start-partition", "stop-partition", value)
+            }
+            Fault::Byzantine { faulty, .. } => {
+                let nodes = faulty.resolve(n, 0, &mut rng);
+                ("start-byzantine", "stop-byzantine", json!({"nodes": nodes}))
+            }
+            Fault::Kill { target } => {
+                let nodes = target.resolve(n, 0, &mut rng);
+                ("kill", "start", json!({"nodes": nodes}))
+            }
+            Fault::RollingRestart => ("kill", "start", json!({"nodes": [0]})),
+            Fault::Pause { target } => {
+                let nodes = target.resolve(n, 0, &mut rng);
+                ("pause", "resume", json!({"nodes": nodes}))
+            }
+            Fault::Clock { target, .. } => {
+                let nodes = target.resolve(n, 0, &mut rng);
+                ("bump-clock", "reset-clock", json!({"nodes": nodes}))
+            }
         };
         let at = |ms: u64| ms * 1_000_000;
         ops.push(Op::new(
@@ -74,7 +98,8 @@ fn judged(config: &RunConfig, healthy: bool) -> Verdict {
     }
     ops.sort_by_key(|o| o.time);
     let bound = ProgressBound::Derived {
-        base_ns: 4 * S,
+        f: s.f,
+        base_ns: 5 * S,
         initial_t_ms: s.view_change_timeout(),
         samples: Vec::new(),
     };

@@ -6,7 +6,7 @@
 //! Nothing here tells the harness which bug is on: a bug counts as detected only if
 //! the run's own oracles (linearizability, agreement, validity, exactly-once,
 //! crashes, liveness, availability, convergence) fail it. The availability bound is
-//! the derived one (4 T + 4 s, T backing off), so a slow machine does not fail the
+//! the derived one ((2^(f+2) - 1) T + 5 s, T as backed off when a stretch begins), so a slow machine does not fail the
 //! correct build.
 
 use replica::bugs::{Bug, ClientBug};

@@ -158,8 +158,8 @@ pub struct RunSettings {
     pub recovery_time: u64,
     /// The availability bound, fixed: a stretch of this many seconds with no completed
     /// operation while at most f replicas are touched by a fault fails the run
-    /// [default: derived, 4 T + 4 s with T the quorum's view-change timeout as it backs
-    /// off].
+    /// [default: derived, (2^(f+2) - 1) T + 5 s with T the quorum's view-change timeout
+    /// when the stretch begins].
     #[arg(long, value_name = "SECONDS")]
     pub stall: Option<u64>,
     /// Let replicas and clients talk directly, without the interposing proxy (only to

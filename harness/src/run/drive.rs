@@ -293,7 +293,7 @@ impl Running {
             if waited.elapsed() >= bound {
                 eprintln!(
                     "harness: no operation completed since the final heal; waited {:.1} s \
-                     (4 T + 4 s with T = {} ms), going on to the final reads",
+                     (7 T + 5 s for f = 1, T = {} ms, at most 60 s), going on to the final reads",
                     bound.as_secs_f64(),
                     self.timeouts.current_ms()
                 );
@@ -328,7 +328,7 @@ impl Running {
         let reads = config.settings.generator().final_reads();
         self.final_reads_from = Some(self.recorder.elapsed().as_nanos() as u64);
         let clients = std::mem::take(&mut self.clients);
-        // A final read may meet a view change backed off to 4 T.
+        // A final read may meet f+1 view changes in a row, each backing off.
         let shared = Shared {
             op_timeout: self.shared.op_timeout.max(self.timeouts.progress_bound()),
             ..self.shared.clone()

@@ -2,11 +2,11 @@
 //! before they stop (executed logs, status), and the verdicts built from it, from the
 //! history and from how the processes ended.
 
-use super::status::Settled;
+use super::status::{replica_states, Settled};
 use anyhow::{Context, Result};
 use checker::oracles::{
     agreement, availability, convergence, exactly_once, final_reads, validity, ExecutedEntry,
-    ExecutedRequest, Lost, OracleResult, ProgressBound, ReplicaLog, ReplicaState,
+    ExecutedRequest, Lost, OracleResult, ProgressBound, ReplicaLog,
 };
 use checker::{CheckResult, Op, Verdict};
 use results::record::Crash;
@@ -159,18 +159,7 @@ impl Judged<'_> {
 
     fn convergence(&self) -> OracleResult {
         let settled = &self.evidence.settled;
-        let states: Vec<Option<ReplicaState>> = settled
-            .statuses
-            .iter()
-            .map(|s| {
-                s.as_ref().map(|s| ReplicaState {
-                    last_executed: s.last_executed,
-                    state_digest: s.state_digest.clone(),
-                    stable_checkpoint: s.stable_checkpoint,
-                    stable_digest: s.stable_digest.clone(),
-                })
-            })
-            .collect();
+        let states = replica_states(&settled.statuses);
         if self.final_reads_from.is_none() {
             return OracleResult::unknown("convergence", "the run ended before the final reads");
         }

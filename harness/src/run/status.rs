@@ -11,7 +11,7 @@
 
 use super::recorder::RecorderHandle;
 use super::shutdown::Stop;
-use checker::oracles::{quorum_timeout, ProgressBound};
+use checker::oracles::{quorum_timeout, view_changes_factor, ProgressBound, ReplicaState};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -20,10 +20,14 @@ use tokio::task::JoinHandle;
 const EVERY: Duration = Duration::from_secs(1);
 /// How long one `/status` call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(1);
-/// What the availability bound adds to four view-change timeouts.
-pub(crate) const PROGRESS_BASE: Duration = Duration::from_secs(4);
-/// What the convergence bound adds to four view-change timeouts.
+/// What the availability bound adds to the view changes' timeouts.
+pub(crate) const PROGRESS_BASE: Duration = Duration::from_secs(5);
+/// What the convergence bound adds to the view changes' timeouts.
 const SETTLE_BASE: Duration = Duration::from_secs(15);
+/// The longest the run waits for progress before the final reads, or for the replicas
+/// to converge, however far T backed off (a cluster whose view changes keep failing
+/// is judged, not waited for).
+const LONGEST_WAIT: Duration = Duration::from_secs(60);
 
 /// The part of a replica's `/status` the oracles read.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -91,14 +95,19 @@ impl Timeouts {
             .max(self.configured_ms)
     }
 
-    /// How long the cluster may go without completing an operation now.
-    pub(crate) fn progress_bound(&self) -> Duration {
-        Duration::from_millis(4 * self.current_ms()) + PROGRESS_BASE
+    /// The view changes' share of a bound now: `(2^(f+2) - 1) T`.
+    fn view_changes(&self) -> Duration {
+        Duration::from_millis(view_changes_factor(self.f) * self.current_ms())
     }
 
-    /// How long the replicas get to converge after the final reads.
+    /// How long to wait for an operation to complete now (at most a minute).
+    pub(crate) fn progress_bound(&self) -> Duration {
+        (self.view_changes() + PROGRESS_BASE).min(LONGEST_WAIT)
+    }
+
+    /// How long the replicas get to converge after the final reads (at most a minute).
     pub(crate) fn settle_bound(&self) -> Duration {
-        Duration::from_millis(4 * self.current_ms()) + SETTLE_BASE
+        (self.view_changes() + SETTLE_BASE).min(LONGEST_WAIT)
     }
 
     /// The availability oracle's bound: `override_s` (`--stall`) if given, else derived
@@ -107,6 +116,7 @@ impl Timeouts {
         match override_s {
             Some(s) => ProgressBound::Fixed(s * 1_000_000_000),
             None => ProgressBound::Derived {
+                f: self.f,
                 base_ns: PROGRESS_BASE.as_nanos() as u64,
                 initial_t_ms: self.configured_ms,
                 samples: self.samples.lock().expect("samples lock poisoned").clone(),
@@ -162,8 +172,8 @@ pub(crate) struct Settled {
     pub(crate) bound: Duration,
 }
 
-/// Waits up to `bound` until every replica answers with the same last executed
-/// sequence number and state digest.
+/// Waits up to `bound` until every replica answers and their states agree at a
+/// common checkpoint (see [`checker::oracles::convergence`]).
 pub(crate) async fn settle(addrs: &[String], bound: Duration) -> Settled {
     let http = reqwest::Client::new();
     let started = tokio::time::Instant::now();
@@ -186,14 +196,23 @@ pub(crate) async fn settle(addrs: &[String], bound: Duration) -> Settled {
     }
 }
 
-/// Whether every replica answered with the same executed prefix and state.
+/// Whether every replica answered and the convergence oracle is satisfied.
 fn converged(statuses: &[Option<StatusView>]) -> bool {
-    let Some(Some(first)) = statuses.first() else {
-        return false;
-    };
-    statuses.iter().all(|s| {
-        s.as_ref().is_some_and(|s| {
-            s.last_executed == first.last_executed && s.state_digest == first.state_digest
+    let states = replica_states(statuses);
+    checker::oracles::convergence(&states, 0.0, 0.0).verdict == checker::Verdict::Valid
+}
+
+/// The replicas' states as the convergence oracle reads them.
+pub(crate) fn replica_states(statuses: &[Option<StatusView>]) -> Vec<Option<ReplicaState>> {
+    statuses
+        .iter()
+        .map(|s| {
+            s.as_ref().map(|s| ReplicaState {
+                last_executed: s.last_executed,
+                state_digest: s.state_digest.clone(),
+                stable_checkpoint: s.stable_checkpoint,
+                stable_digest: s.stable_digest.clone(),
+            })
         })
-    })
+        .collect()
 }
