@@ -9,6 +9,8 @@
 //! - `checkpoints`: checkpoint stability, watermarks, garbage collection, and
 //!   catching up by state transfer;
 //! - `view_change`: timers, VIEW-CHANGE, NEW-VIEW contents and installation;
+//! - `view_churn`: re-executing O after a NEW-VIEW is no progress of the new view
+//!   (the timeout stays doubled), so slow views do not churn forever;
 //! - `clients`: exactly-once execution, stored replies, relays, f+1 replies;
 //! - `rejection`: forged, duplicate and out-of-range messages are refused.
 //!
@@ -28,4 +30,5 @@ mod step {
     mod normal;
     mod rejection;
     mod view_change;
+    mod view_churn;
 }

@@ -186,9 +186,15 @@ pub struct Replica {
     pub(crate) active: bool,
     /// Current view-change timeout (T, 2T, 4T, ...).
     pub(crate) vc_timeout_ms: u64,
-    /// Whether a client request executed since the current view was installed (true
-    /// for the initial view): a view that ends without one doubles the timeout.
+    /// Whether a batch the current view's primary proposed (see `fresh_from`)
+    /// executed since the view was installed (true for the initial view): a view that
+    /// ends without one doubles the timeout.
     pub(crate) executed_in_view: bool,
+    /// The lowest sequence number the current view's primary proposes itself: above
+    /// the installing NEW-VIEW's max-s (1 in view 0). Only executing a batch at or
+    /// above it shows that the view works; the batches of O below it were ordered by
+    /// earlier views, and re-executing them said nothing about the new primary.
+    pub(crate) fresh_from: Seq,
     /// When the view-change timer fires, if armed.
     pub(crate) vc_deadline: Option<u64>,
     /// The client request `(client, timestamp)` the running view-change timer waits
@@ -257,6 +263,7 @@ impl Replica {
             active: true,
             vc_timeout_ms: params.view_change_timeout_ms,
             executed_in_view: true,
+            fresh_from: 1,
             vc_deadline: None,
             vc_waiting_for: None,
             vc_msgs: BTreeMap::new(),

@@ -210,10 +210,12 @@ impl Replica {
         self.active = true;
         self.vc_deadline = None;
         self.vc_waiting_for = None;
-        // The timeout stays as it is (T, 2T, ...) until a request executes in this
-        // view (`execute`), as in PBFT: a new primary gets the longer one to prove itself.
+        // The timeout stays as it is (T, 2T, ...) until a request the new primary
+        // proposed executes (`execute`), as in PBFT: a new primary gets the longer one
+        // to prove itself. Re-executing O (up to max-s) proves nothing.
         self.view_installed_at_ms = now;
         self.executed_in_view = false;
+        self.fresh_from = plan.max_s + 1;
         self.vc_msgs = self.vc_msgs.split_off(&(view + 1));
         self.vc_answers.retain(|(_, v), _| *v >= view);
         self.pending.clear();

@@ -365,9 +365,13 @@ impl Replica {
             }
         }
         self.state.record_batch(seq, digest);
-        if !pp.batch.is_empty() {
-            // A request executed: the view works, back to the base timeout (PBFT keeps
-            // the doubled one until then, so timers do not race a new primary).
+        if !pp.batch.is_empty() && seq >= self.fresh_from {
+            // A request the view's primary proposed executed: the view works, back to
+            // the base timeout (PBFT keeps the doubled one until then, so timers do not
+            // race a new primary). A batch of O (below `fresh_from`) does not count:
+            // earlier views ordered it, and counting it reset the timeout after every
+            // NEW-VIEW, so a view whose own requests needed more than T was abandoned
+            // at T, view after view (a livelock on a slow machine).
             self.vc_timeout_ms = self.params.view_change_timeout_ms;
             self.executed_in_view = true;
         }

@@ -130,11 +130,24 @@ impl Replica {
                         r.my_vc = Some(*vc);
                     }
                 }
-                Record::NewView { view, new_view, .. } => {
+                Record::NewView {
+                    view,
+                    seq: min_s,
+                    new_view,
+                } => {
                     if view >= r.view {
                         r.view = view;
                         r.active = true;
                         r.my_vc = None;
+                        // As `install_new_view`: only batches above max-s (the last of
+                        // O; min-s for a record without its NEW-VIEW) show the view
+                        // works, and the executions replayed below say whether one did.
+                        r.executed_in_view = false;
+                        r.fresh_from = new_view
+                            .as_ref()
+                            .and_then(|nv| nv.body.pre_prepares.last())
+                            .map_or(min_s, |pp| pp.header.body.seq)
+                            + 1;
                         if let Some(nv) = new_view {
                             r.last_new_view = Some(*nv);
                         }
@@ -149,6 +162,9 @@ impl Replica {
             }
         }
         r.next_seq = r.next_seq.max(r.last_executed + 1);
+        // Batches the view's own primary proposed may lie below the snapshot, whose
+        // records are not replayed: only such batches take execution past max-s.
+        r.executed_in_view |= r.last_executed >= r.fresh_from;
         r.in_progress.clear();
         r
     }

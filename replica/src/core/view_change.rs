@@ -9,7 +9,9 @@
 //! - On expiry it sends VIEW-CHANGE(v+1, h, C, P), persisted first, and stops
 //!   accepting normal-case messages. Once it holds 2f+1 VIEW-CHANGEs for v+1 it
 //!   waits 2T for the NEW-VIEW (then 4T for v+2, ...); the timeout is reset to T
-//!   when a request executes (the new primary keeps the longer one until then).
+//!   when a request the new primary proposed executes (the new primary keeps the
+//!   longer one until then; re-executing O does not count). A view installed but
+//!   left by the request timer before that doubles it too.
 //! - f+1 VIEW-CHANGEs for views above ours prove a correct replica wants to move:
 //!   we join the smallest such view that f+1 replicas reached.
 //!
@@ -185,10 +187,10 @@ impl Replica {
                         view = self.view,
                         "request not executed in time: view change"
                     );
-                    // A view that executed nothing failed like a missing NEW-VIEW: the
-                    // next one gets twice as long (PBFT §4.5.2). Otherwise a new view
-                    // whose O takes longer than T to re-prepare is abandoned at T, over
-                    // and over.
+                    // A view that executed nothing of its own (O does not count, see
+                    // `fresh_from`) failed like a missing NEW-VIEW: the next one gets
+                    // twice as long (PBFT §4.5.2). Otherwise a new view whose O plus a
+                    // new request take longer than T is abandoned at T, over and over.
                     if !self.executed_in_view {
                         self.vc_timeout_ms = self.vc_timeout_ms.saturating_mul(2);
                     }

@@ -6,7 +6,8 @@
 //! Every message crosses the "wire" as JSON and is checked by the receiver's own
 //! [`Verifier`], as in the real shell. Faults come in pairs: `hold` / `release` (a
 //! rule that keeps matching messages out of the network until released) and
-//! `pause` / `resume` (a replica that gets no messages and no ticks meanwhile).
+//! `pause` / `resume` (a replica that gets no messages and no ticks meanwhile); and
+//! `restart`, a crash after which a replica has only what it persisted.
 //!
 //! Invariant checked on every step: a replica asks for a timer only after its own
 //! clock (a deadline already passed makes the shell tick at once, in a loop).
@@ -19,7 +20,7 @@ use ed25519_dalek::SigningKey;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use replica::config::{ClusterConfig, ProtocolConfig};
-use replica::core::record::LogEntry;
+use replica::core::record::{LogEntry, Record};
 use replica::core::{Input, Output, Replica, ReplicaStatus};
 use replica::crypto::{Digest, Signed};
 use replica::messages::{PeerMessage, Reply, Request, Seq};
@@ -90,6 +91,9 @@ pub(crate) struct Net {
     pub(crate) replicas: Vec<Replica>,
     /// Each replica's signing key (a test plays a Byzantine replica with it).
     pub(crate) keys: Vec<SigningKey>,
+    params: ProtocolConfig,
+    /// What each replica persisted, in order (its WAL; never compacted here).
+    wal: Vec<Vec<Record>>,
     /// The cluster's keys and clients.
     pub(crate) config: ClusterConfig,
     client_keys: BTreeMap<ClientId, SigningKey>,
@@ -152,6 +156,8 @@ impl Net {
             now: 0,
             replicas,
             keys,
+            params,
+            wal: vec![Vec::new(); N],
             config,
             client_keys: clients.into_iter().collect(),
             verifiers,
@@ -250,7 +256,7 @@ impl Net {
                          not at {at_ms} ms: the shell ticks at once for a passed deadline"
                     );
                 }
-                Output::Persist(_) => {}
+                Output::Persist(r) => self.wal[from].push(r.clone()),
             }
         }
     }
@@ -363,6 +369,18 @@ impl Net {
         self.down.insert(i);
         self.in_flight.retain(|e| e.to != i);
         self.held.retain(|e| e.to != i);
+    }
+
+    /// Replica `i` is killed and restarted: it keeps only what it persisted (rebuilt by
+    /// `Replica::recover` from its whole WAL), and messages on their way to it are lost.
+    pub(crate) fn restart(&mut self, i: usize) {
+        self.in_flight.retain(|e| e.to != i);
+        self.held.retain(|e| e.to != i);
+        let (params, key) = (self.params.clone(), self.keys[i].clone());
+        let records = self.wal[i].clone();
+        self.replicas[i] = Replica::recover(i as u32, N, params, key, None, records);
+        let last = self.replicas[i].last_executed() as usize;
+        self.executed[i].truncate(last);
     }
 
     /// Replica `i` runs again with its memory intact (SIGCONT).
