@@ -1,5 +1,6 @@
 //! Agreement: no two replicas executed different batches at one sequence number.
-//! Entries learnt by state transfer are not executions and are left out.
+//! Entries learnt by state transfer are not executions, but their digests (what the
+//! transferred state certifies was executed there) must match the executed ones too.
 
 use super::logs::{ExecutedEntry, ReplicaLog};
 use super::OracleResult;
@@ -10,7 +11,7 @@ pub fn agreement(logs: &[ReplicaLog]) -> OracleResult {
     // Per seq, per digest: the replicas that executed it, and one of their entries.
     let mut by_seq: BTreeMap<u64, BTreeMap<&str, (Vec<usize>, &ExecutedEntry)>> = BTreeMap::new();
     for log in logs {
-        for e in log.executed() {
+        for e in &log.entries {
             by_seq
                 .entry(e.seq)
                 .or_default()
@@ -26,8 +27,13 @@ pub fn agreement(logs: &[ReplicaLog]) -> OracleResult {
             let sides: Vec<String> = digests
                 .iter()
                 .map(|(d, (rs, e))| {
+                    let how = if e.transferred {
+                        "learnt by state transfer"
+                    } else {
+                        "executed"
+                    };
                     format!(
-                        "replicas {rs:?} executed {} {}",
+                        "replicas {rs:?} {how} {} {}",
                         &d[..d.len().min(16)],
                         batch_text(e)
                     )
@@ -45,9 +51,12 @@ pub fn agreement(logs: &[ReplicaLog]) -> OracleResult {
 }
 
 /// The requests of an executed batch, briefly: `[client c t=ts, ...]` (the first few),
-/// or `(null batch)`.
+/// or `(null batch)`, or unknown for an entry learnt by state transfer.
 fn batch_text(e: &ExecutedEntry) -> String {
     const SHOWN: usize = 4;
+    if e.transferred {
+        return "(its requests unknown)".into();
+    }
     if e.requests.is_empty() {
         return "(null batch)".into();
     }
@@ -122,10 +131,18 @@ mod tests {
     }
 
     #[test]
-    fn transferred_entries_are_not_executions() {
+    fn transferred_entries_are_checked_against_the_executed_digests() {
+        let mut same = log(1, &["a", "b"]);
+        same.entries[1].transferred = true;
+        let r = agreement(&[log(0, &["a", "b"]), same]);
+        assert_eq!(r.verdict, Verdict::Valid, "{r:?}");
         let mut odd = log(1, &["a", "x"]);
         odd.entries[1].transferred = true;
         let r = agreement(&[log(0, &["a", "b"]), odd]);
-        assert_eq!(r.verdict, Verdict::Valid);
+        assert_eq!(r.verdict, Verdict::Invalid, "{r:?}");
+        assert!(
+            r.evidence[0].contains("learnt by state transfer x"),
+            "{r:?}"
+        );
     }
 }
