@@ -15,11 +15,11 @@ use std::time::Duration;
 /// a mechanism that does not wait for a race (see `harness/src/config/selftest.rs`). Left
 /// out: prepare-quorum, no-pre-prepare and accept-second-preprepare (a seeded coin has
 /// to meet a view change: caught in 9-10 of 10 runs, sometimes only after 50 s) and
-/// lost-on-restart (9 of 10), which would make this test flaky. diverge-state is
-/// caught by the convergence oracle at the end of a fault-free run.
+/// lost-on-restart (9 of 10), and diverge-state (2 of 3: a replica trailing the others
+/// by less than a checkpoint interval at the end is not compared), which would make
+/// this test flaky.
 const CI_BUGS: &str = "no-digest-check,commit-quorum-2f,execute-on-prepared,\
-                       drop-prepared-certs,no-client-dedupe,accept-first-reply,\
-                       diverge-state";
+                       drop-prepared-certs,no-client-dedupe,accept-first-reply";
 
 #[test]
 fn selftest_catches_the_seeded_bugs_and_passes_the_correct_build() {
@@ -39,7 +39,7 @@ fn selftest_catches_the_seeded_bugs_and_passes_the_correct_build() {
             "7",
         ],
     );
-    // Twelve runs of at most 30 s of workload each, plus start, recovery and checks;
+    // Ten runs of at most 30 s of workload each, plus start, recovery and checks;
     // generous for a loaded machine.
     let status = st.wait(Duration::from_secs(30 * 60));
     let output = st.stderr();
@@ -68,7 +68,7 @@ fn selftest_catches_the_seeded_bugs_and_passes_the_correct_build() {
     let correct: Vec<&Value> = trials.iter().filter(|t| t["bug"].is_null()).collect();
     assert_eq!(
         correct.len(),
-        5,
+        4,
         "one correct run per scenario: {trials:#?}"
     );
     for t in correct {
