@@ -94,6 +94,17 @@ mod tests {
         assert!(err.contains("concurency"), "{err}");
         assert!(resolve_run_args(&["--concurrency", "0"]).is_err());
         assert!(resolve_run_args(&["--name", "../x"]).is_err());
+        let err = format!(
+            "{:#}",
+            resolve_run_args(&["--replica-arg=--view-change-timeout-ms", "--replica-arg=9"])
+                .unwrap_err()
+        );
+        assert!(
+            err.contains("--view-change-timeout-ms (view_change_timeout_ms"),
+            "{err}"
+        );
+        let ok = resolve_run_args(&["--view-change-timeout-ms", "700"]).unwrap();
+        assert_eq!(ok.settings.view_change_timeout(), 700);
         assert!(super::super::parse_from(["harness", "run", "--workload", "bank"]).is_err());
         let err = format!("{:#}", with_file("rate = \"fast\"\n", &[]).unwrap_err());
         assert!(err.contains("rate"), "{err}");

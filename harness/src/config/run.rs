@@ -185,6 +185,16 @@ fn validate(s: &RunSettings) -> Result<()> {
     if s.nemesis_interval == 0 {
         bail!("nemesis interval must be at least 1 second");
     }
+    // The harness must know T (the availability bound follows from it).
+    if s.replica_args
+        .iter()
+        .any(|a| a.starts_with("--view-change-timeout-ms"))
+    {
+        bail!(
+            "give the view-change timeout as --view-change-timeout-ms (view_change_timeout_ms \
+             in a file), not through --replica-arg"
+        );
+    }
     if s.stall == Some(0) {
         bail!("stall must be at least 1 second");
     }

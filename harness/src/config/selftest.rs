@@ -127,7 +127,7 @@ progress = "none"
 const BYZANTINE_PRIMARY: &str = r#"
 byzantine_replicas = "0"
 packet = "drop=0.05,delay=10ms~10ms@0.5,links=replicas"
-replica_args = ["--view-change-timeout-ms", "500"]
+view_change_timeout_ms = 500
 "#;
 
 impl Scenario {
@@ -166,9 +166,7 @@ impl Scenario {
             Scenario::Twins => {
                 format!("byzantine_mutators = \"twin,double-vote\"\n{BYZANTINE_PRIMARY}")
             }
-            Scenario::StarvedBackups => {
-                r#"replica_args = ["--view-change-timeout-ms", "2000"]"#.to_string()
-            }
+            Scenario::StarvedBackups => "view_change_timeout_ms = 2000".to_string(),
             Scenario::CrashRestart => String::new(),
             Scenario::ClientReplay => {
                 r#"packet = "replay=0.3,duplicate=0.2,links=clients""#.to_string()

@@ -270,21 +270,9 @@ impl RunSettings {
         }
     }
 
-    /// The replicas' view-change timeout T (ms): as set, or as a `--replica-arg` sets
-    /// it, or the replica's own default.
+    /// The replicas' view-change timeout T (ms): as set, or the replica's own default.
     pub fn view_change_timeout(&self) -> u64 {
-        const FLAG: &str = "--view-change-timeout-ms";
-        let from_args =
-            self.replica_args
-                .iter()
-                .enumerate()
-                .find_map(|(i, a)| match a.strip_prefix(FLAG) {
-                    Some("") => self.replica_args.get(i + 1)?.parse().ok(),
-                    Some(v) => v.strip_prefix('=')?.parse().ok(),
-                    None => None,
-                });
         self.view_change_timeout_ms
-            .or(from_args)
             .unwrap_or(replica::ProtocolConfig::default().view_change_timeout_ms)
     }
 
