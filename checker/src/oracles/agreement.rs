@@ -89,6 +89,7 @@ mod tests {
                     digest: d.to_string(),
                     requests: vec![],
                     transferred: false,
+                    state_digest: None,
                 })
                 .collect(),
         }

@@ -24,6 +24,10 @@ pub struct ExecutedEntry {
     /// Learnt by state transfer: not executed by this replica, requests unknown.
     #[serde(default)]
     pub transferred: bool,
+    /// At a checkpoint the replica executed itself: the digest of its state after the
+    /// entry (hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_digest: Option<String>,
 }
 
 /// One replica's log.

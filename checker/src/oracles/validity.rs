@@ -77,6 +77,7 @@ mod tests {
                     digest: format!("d{i}"),
                     requests: b.iter().map(|&(c, t)| req(c, t)).collect(),
                     transferred: false,
+                    state_digest: None,
                 })
                 .collect(),
         }

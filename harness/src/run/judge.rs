@@ -165,6 +165,7 @@ impl Judged<'_> {
         }
         convergence(
             &states,
+            &self.evidence.logs,
             settled.waited.as_secs_f64(),
             settled.bound.as_secs_f64(),
         )

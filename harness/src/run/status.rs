@@ -199,7 +199,7 @@ pub(crate) async fn settle(addrs: &[String], bound: Duration) -> Settled {
 /// Whether every replica answered and the convergence oracle is satisfied.
 fn converged(statuses: &[Option<StatusView>]) -> bool {
     let states = replica_states(statuses);
-    checker::oracles::convergence(&states, 0.0, 0.0).verdict == checker::Verdict::Valid
+    checker::oracles::convergence(&states, &[], 0.0, 0.0).verdict == checker::Verdict::Valid
 }
 
 /// The replicas' states as the convergence oracle reads them.

@@ -8,9 +8,9 @@ use super::record::Record;
 use super::{Output, Replica};
 
 impl Replica {
-    /// After executing a multiple of K: snapshot the state and broadcast CHECKPOINT.
-    pub(crate) fn make_checkpoint(&mut self, seq: Seq, out: &mut Vec<Output>) {
-        let digest = self.state.digest();
+    /// After executing a multiple of K (the state's digest is `digest`): snapshot the
+    /// state and broadcast CHECKPOINT.
+    pub(crate) fn make_checkpoint(&mut self, seq: Seq, digest: Digest, out: &mut Vec<Output>) {
         self.snapshots.insert(seq, (digest, self.state.clone()));
         let msg = Signed::sign(
             Checkpoint {

@@ -379,19 +379,21 @@ impl Replica {
         self.last_progress_ms = self.now_ms;
         self.exec_digests.insert(seq, digest);
         self.view_change_progress();
+        let checkpoint = (seq % self.params.checkpoint_interval == 0).then(|| self.state.digest());
         let entry = LogEntry {
             seq,
             digest,
             requests: applied,
             transferred: false,
+            state_digest: checkpoint,
         };
         out.push(Output::Persist(Record::Executed(entry.clone())));
         out.push(Output::Executed(entry));
         for (client, t, result) in replies {
             self.send_reply(client, t, result, out);
         }
-        if seq % self.params.checkpoint_interval == 0 {
-            self.make_checkpoint(seq, out);
+        if let Some(state_digest) = checkpoint {
+            self.make_checkpoint(seq, state_digest, out);
         }
     }
 
@@ -468,6 +470,20 @@ mod tests {
             bugs,
             ..ProtocolConfig::default()
         };
+        let (r, out) = execute_batches(id, params);
+        let replies = out
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Reply { reply, .. } => Some(reply.result),
+                _ => None,
+            })
+            .collect();
+        (r.state().digest(), replies)
+    }
+
+    /// Replica `id` of 4 executes [`requests`] as committed batches 1, 2, 3, then
+    /// gets the successful cas again; returns it and everything it output.
+    fn execute_batches(id: ReplicaId, params: ProtocolConfig) -> (Replica, Vec<Output>) {
         let key = SigningKey::from_bytes(&[id as u8; 32]);
         let mut r = Replica::new(id, N, params, key);
         let primary = SigningKey::from_bytes(&[0; 32]);
@@ -492,14 +508,42 @@ mod tests {
             r.execute(seq, &mut out);
         }
         r.on_request(reqs[2].clone(), false, &mut out);
-        let replies = out
-            .into_iter()
+        (r, out)
+    }
+
+    #[test]
+    fn a_checkpoint_s_log_entry_carries_the_state_digest_its_checkpoint_carries() {
+        let params = ProtocolConfig {
+            checkpoint_interval: 2,
+            ..ProtocolConfig::default()
+        };
+        let (_, out) = execute_batches(1, params);
+        let logged: Vec<(Seq, Option<Digest>)> = out
+            .iter()
             .filter_map(|o| match o {
-                Output::Reply { reply, .. } => Some(reply.result),
+                Output::Executed(e) => Some((e.seq, e.state_digest)),
                 _ => None,
             })
             .collect();
-        (r.state().digest(), replies)
+        let checkpoints: Vec<(Seq, Digest)> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Broadcast(PeerMessage::Checkpoint(c)) => {
+                    Some((c.body.seq, c.body.state_digest))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            checkpoints.len(),
+            1,
+            "one checkpoint at seq 2: {checkpoints:?}"
+        );
+        assert_eq!(
+            logged,
+            [(1, None), (2, Some(checkpoints[0].1)), (3, None)],
+            "only the checkpoint's entry carries a state digest, the CHECKPOINT's own"
+        );
     }
 
     #[test]

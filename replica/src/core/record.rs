@@ -34,6 +34,12 @@ pub struct LogEntry {
     /// requests are unknown.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub transferred: bool,
+    /// At a checkpoint (a multiple of K) this replica executed itself: the digest of
+    /// its state after the entry, the one its CHECKPOINT carries. Every correct
+    /// replica reports the same one, so a replica whose state drifted is seen even if
+    /// a state transfer later repaired it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_digest: Option<Digest>,
 }
 
 /// One write-ahead-log record.

@@ -294,6 +294,7 @@ impl Replica {
                     digest: d,
                     requests: Vec::new(),
                     transferred: true,
+                    state_digest: None,
                 };
                 out.push(Output::Persist(Record::Executed(entry.clone())));
                 out.push(Output::Executed(entry));

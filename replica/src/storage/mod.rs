@@ -180,6 +180,7 @@ mod tests {
                 digest: d,
                 requests: Vec::new(),
                 transferred: false,
+                state_digest: None,
             }))
             .unwrap();
         }
