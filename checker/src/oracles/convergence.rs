@@ -34,8 +34,9 @@ pub struct ReplicaState {
 }
 
 /// Judges the replicas' final states (`None`: the replica never answered) after a
-/// wait of `waited_s` seconds against a bound of `bound_s`, and the states their
-/// `logs` report at checkpoints over the run.
+/// wait of `waited_s` seconds against a bound of `bound_s` (a replica behind the
+/// common checkpoint before the bound passed makes the verdict unknown, not invalid),
+/// and the states their `logs` report at checkpoints over the run.
 pub fn convergence(
     replicas: &[Option<ReplicaState>],
     logs: &[ReplicaLog],
@@ -54,13 +55,22 @@ pub fn convergence(
         return OracleResult::unknown("convergence", "no replica answered GET /status");
     };
     let mut violations = Vec::new();
+    // A replica behind the common checkpoint is a laggard only once the bound passed
+    // (a run stopped on a violation is not waited for).
+    let waited_out = waited_s >= bound_s;
+    let mut trailing = Vec::new();
     for (i, r) in &answered {
         if r.last_executed < common {
-            violations.push(format!(
+            let text = format!(
                 "replica {i} executed up to seq {} but seq {common} is a stable checkpoint \
-                 elsewhere (its own is {}): it did not catch up within {bound_s:.1} s",
+                 elsewhere (its own is {})",
                 r.last_executed, r.stable_checkpoint
-            ));
+            );
+            if waited_out {
+                violations.push(format!("{text}: it did not catch up within {bound_s:.1} s"));
+            } else {
+                trailing.push(format!("{text} after {waited_s:.1} s, not waited for"));
+            }
         }
     }
     // Every state reported for a sequence number, by digest.
@@ -112,9 +122,14 @@ pub fn convergence(
         answered.len()
     );
     let mut result = OracleResult::from_violations("convergence", checked, violations);
-    if !silent.is_empty() && result.verdict == Verdict::Valid {
+    if result.verdict == Verdict::Valid && !(silent.is_empty() && trailing.is_empty()) {
         result.verdict = Verdict::Unknown;
-        result.summary = format!("replicas {silent:?} did not answer; {}", result.summary);
+        if !silent.is_empty() {
+            result.summary = format!("replicas {silent:?} did not answer; {}", result.summary);
+        }
+        if !trailing.is_empty() {
+            result.summary = format!("{}; {}", trailing.join("; "), result.summary);
+        }
     }
     result
 }
@@ -244,6 +259,19 @@ mod tests {
             r.evidence[0].starts_with("replica 2 executed up to seq 12"),
             "{r:?}"
         );
+    }
+
+    #[test]
+    fn a_replica_behind_before_the_bound_passed_is_not_yet_a_laggard() {
+        let mut all = vec![at(40, "aa", 32, "c"); 4];
+        all[2] = at(12, "bb", 0, "z");
+        let r = convergence(&all, &[], 2.0, 20.0);
+        assert_eq!(r.verdict, Verdict::Unknown, "{r:?}");
+        assert!(r.summary.contains("replica 2 executed up to seq 12"), "{r:?}");
+        assert!(r.summary.contains("not waited for"), "{r:?}");
+        // A divergent state is a violation however short the wait.
+        all[3] = at(40, "dd", 32, "c");
+        assert_eq!(convergence(&all, &[], 2.0, 20.0).verdict, Verdict::Invalid);
     }
 
     #[test]

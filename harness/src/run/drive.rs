@@ -45,6 +45,8 @@ use workloads::{Generator, PbftClient};
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How often the crash watch looks at the replica processes.
 const CRASH_WATCH_EVERY: Duration = Duration::from_millis(250);
+/// How long a run stopped on a violation waits for the replicas to converge.
+const STOPPED_EARLY_SETTLE: Duration = Duration::from_secs(2);
 
 /// What the workload phase produced, for the judgement.
 pub(crate) struct Driven {
@@ -293,9 +295,9 @@ impl Running {
             if waited.elapsed() >= bound {
                 eprintln!(
                     "harness: no operation completed since the final heal; waited {:.1} s \
-                     (7 T + 5 s for f = 1, T = {} ms, at most 60 s), going on to the final reads",
+                     ({}), going on to the final reads",
                     bound.as_secs_f64(),
-                    self.timeouts.current_ms()
+                    self.timeouts.describe_progress_bound()
                 );
                 return false;
             }
@@ -351,11 +353,15 @@ impl Running {
         recorder: Recorder,
     ) -> Result<Driven> {
         let addrs = self.cluster.listen_addrs();
-        let bound = match self.final_reads_from.is_some() && !self.interrupt.is_set() {
-            true => self.timeouts.settle_bound(),
+        let bound = self.timeouts.settle_bound();
+        // A run stopped on a violation is not waited for: its states are taken at
+        // once, and a replica that trails then is not judged a laggard.
+        let wait = match self.final_reads_from.is_some() && !self.interrupt.is_set() {
+            true if self.stopped_early => bound.min(STOPPED_EARLY_SETTLE),
+            true => bound,
             false => Duration::ZERO,
         };
-        let settled = status::settle(&addrs, bound).await;
+        let settled = status::settle(&addrs, wait, bound).await;
         self.cluster.judge_at_end(&settled, self.recorder.elapsed());
         let evidence = ClusterEvidence::collect(&addrs, run_dir, settled).await;
         if let Some(progress) = self.progress.take() {

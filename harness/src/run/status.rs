@@ -105,6 +105,18 @@ impl Timeouts {
         (self.view_changes() + PROGRESS_BASE).min(LONGEST_WAIT)
     }
 
+    /// The progress bound as a formula with the figures in force, for messages.
+    pub(crate) fn describe_progress_bound(&self) -> String {
+        format!(
+            "{} T + {:.0} s for f = {}, T = {} ms, at most {} s",
+            view_changes_factor(self.f),
+            PROGRESS_BASE.as_secs_f64(),
+            self.f,
+            self.current_ms(),
+            LONGEST_WAIT.as_secs()
+        )
+    }
+
     /// How long the replicas get to converge after the final reads (at most a minute).
     pub(crate) fn settle_bound(&self) -> Duration {
         (self.view_changes() + SETTLE_BASE).min(LONGEST_WAIT)
@@ -166,15 +178,16 @@ pub(crate) async fn sample(
 pub(crate) struct Settled {
     /// Each replica's last answer (`None`: it never answered).
     pub(crate) statuses: Vec<Option<StatusView>>,
-    /// How long it took, or the bound that passed.
+    /// How long it took, or the wait that passed.
     pub(crate) waited: Duration,
     /// The bound.
     pub(crate) bound: Duration,
 }
 
-/// Waits up to `bound` until every replica answers and their states agree at a
-/// common checkpoint (see [`checker::oracles::convergence`]).
-pub(crate) async fn settle(addrs: &[String], bound: Duration) -> Settled {
+/// Waits up to `wait` (at most `bound`, the convergence bound) until every replica
+/// answers and their states agree at a common checkpoint (see
+/// [`checker::oracles::convergence`]).
+pub(crate) async fn settle(addrs: &[String], wait: Duration, bound: Duration) -> Settled {
     let http = reqwest::Client::new();
     let started = tokio::time::Instant::now();
     let mut last: Vec<Option<StatusView>> = vec![None; addrs.len()];
@@ -185,7 +198,7 @@ pub(crate) async fn settle(addrs: &[String], bound: Duration) -> Settled {
             }
         }
         let converged = converged(&last);
-        if converged || started.elapsed() >= bound {
+        if converged || started.elapsed() >= wait.min(bound) {
             return Settled {
                 statuses: last,
                 waited: started.elapsed(),
