@@ -36,7 +36,41 @@ fn one_faulty(mutator: &str, seed: &str) -> Outcome {
         mutated["by_mutator"][mutator].is_object(),
         "{mutator} mutated no message: {mutated:#}"
     );
+    if !matches!(mutator, "lie" | "withhold" | "censor") {
+        assert_reaches_the_protocol(&out, mutator);
+    }
     out
+}
+
+/// The correct replicas received `mutator`'s messages, and either accepted at least
+/// half of them or refused them for a protocol reason, not for format or signature
+/// (a mutator refused there tests nothing).
+fn assert_reaches_the_protocol(out: &Outcome, mutator: &str) -> Option<String> {
+    let m = &out.results["faults"]["byzantine"];
+    let received = m["received"][mutator].as_u64().unwrap_or(0);
+    assert!(
+        received > 0,
+        "no replica received a {mutator} message: {m:#}"
+    );
+    let rejected: Vec<(String, u64)> = m["rejected"][mutator]
+        .as_object()
+        .map(|r| {
+            let mut v: Vec<(String, u64)> = r
+                .iter()
+                .map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(0)))
+                .collect();
+            v.sort_by_key(|(why, n)| (std::cmp::Reverse(*n), why.clone()));
+            v
+        })
+        .unwrap_or_default();
+    let refused: u64 = rejected.iter().map(|(_, n)| n).sum();
+    let top = rejected.first().map(|(why, _)| why.clone());
+    assert!(
+        2 * (received - refused.min(received)) >= received
+            || !matches!(top.as_deref(), Some("bad-signature" | "malformed")),
+        "{mutator}: {refused} of {received} refused, mostly for {top:?}: {m:#}"
+    );
+    top
 }
 
 #[test]
@@ -56,24 +90,53 @@ fn shift() {
 
 #[test]
 fn forge_view_change_and_bad_new_view() {
-    // VIEW-CHANGE and NEW-VIEW messages only flow in a view change: the faulty
-    // primary also equivocates, which brings one about.
+    // VIEW-CHANGE and NEW-VIEW messages flow only in a view change: isolating the
+    // primary (replica 0) brings one about, and faulty replica 1 then sends a forged
+    // VIEW-CHANGE and, as the next primary, a bad NEW-VIEW.
+    let out = run(
+        &["--seed", "34", "--time-limit", "14"],
+        Some(
+            r#"
+            [[fault]]
+            at = 0
+            heal = 13
+            kind = "byzantine"
+            nodes = [1]
+            mutators = "forge-view-change,bad-new-view"
+
+            [[fault]]
+            at = 2
+            heal = 5
+            kind = "partition"
+            partition = "primary"
+            "#,
+        ),
+    );
+    out.assert_healthy_after(8.0);
+    let m = &out.results["faults"]["byzantine"];
+    for mutator in ["forge-view-change", "bad-new-view"] {
+        assert!(m["by_mutator"][mutator].is_object(), "{mutator}: {m:#}");
+        assert_reaches_the_protocol(&out, mutator);
+    }
+}
+
+#[test]
+fn fake_primary() {
+    // A backup's own PRE-PREPAREs are refused for their sender: that is the test.
     let out = run(
         &[
             "--seed",
-            "34",
+            "40",
             "--byzantine-replicas",
-            "0",
+            "1",
             "--byzantine-mutators",
-            "equivocate,forge-view-change,bad-new-view",
-            "--time-limit",
-            "12",
+            "fake-primary",
         ],
         None,
     );
-    out.assert_healthy_after(6.0);
-    let mutated = &out.results["faults"]["byzantine"]["by_mutator"];
-    assert!(mutated["equivocate"].is_object(), "{mutated:#}");
+    out.assert_healthy_after(5.0);
+    let top = assert_reaches_the_protocol(&out, "fake-primary");
+    assert_eq!(top.as_deref(), Some("wrong-sender"));
 }
 
 #[test]

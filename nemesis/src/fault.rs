@@ -199,7 +199,7 @@ pub enum Faulty {
     Random(usize),
     /// These.
     Nodes(Vec<usize>),
-    /// The primary when the fault starts.
+    /// Whoever is primary when each message is sent (it follows the view changes).
     Primary,
 }
 

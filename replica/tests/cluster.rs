@@ -286,3 +286,89 @@ fn optimized_replica_binary() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_replica")))
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tagged_peer_messages_are_counted_with_their_rejections_by_reason() {
+    use replica::config::read_key_file;
+    use replica::crypto::{Digest, Signed};
+    use replica::messages::{Commit, PeerMessage};
+    use replica::server::TAG_HEADER;
+
+    let dir = tempfile::tempdir().unwrap();
+    let binary = optimized_replica_binary();
+    let cluster =
+        LocalCluster::start(&binary, dir.path(), 1, 1, &["--fsync", "never"]).expect("start");
+    cluster
+        .wait_ready(Duration::from_secs(20))
+        .await
+        .expect("ready");
+    let http = reqwest::Client::new();
+    let to_1 = format!("http://{}/pbft", cluster.config.replicas[1].listen);
+    let post = |tag: &'static str, body: String| {
+        http.post(&to_1)
+            .header("content-type", "application/json")
+            .header(TAG_HEADER, tag)
+            .body(body)
+            .send()
+    };
+    let commit = |view| Commit {
+        view,
+        seq: 1,
+        digest: Digest::of(b"x"),
+        replica: 2,
+    };
+    let key_2 = read_key_file(&cluster.layout().key_file(2)).unwrap();
+    let key_3 = read_key_file(&cluster.layout().key_file(3)).unwrap();
+    let signed = |view, key| {
+        serde_json::to_string(&PeerMessage::Commit(Signed::sign(commit(view), key))).unwrap()
+    };
+    assert_eq!(
+        post("probe-format", "{".into()).await.unwrap().status(),
+        400
+    );
+    let forged = post("probe-signature", signed(0, &key_3)).await.unwrap();
+    assert_eq!(forged.status(), 403);
+    for _ in 0..2 {
+        let r = post("probe-view", signed(7, &key_2)).await.unwrap();
+        assert_eq!(r.status(), 202);
+    }
+    assert_eq!(
+        post("probe-fine", signed(0, &key_2))
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
+    // Untagged: counted by reason, under no tag.
+    let untagged = http
+        .post(&to_1)
+        .header("content-type", "application/json")
+        .body("[]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(untagged.status(), 400);
+
+    let status = cluster.status(1).await.expect("replica 1 answers /status");
+    let t = &status.tagged.0;
+    let counts = |tag: &str| {
+        let c = &t[tag];
+        let rejected: Vec<(&str, u64)> = c.rejected.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        (c.received, rejected)
+    };
+    assert_eq!(counts("probe-format"), (1, vec![("malformed", 1)]), "{t:?}");
+    assert_eq!(
+        counts("probe-signature"),
+        (1, vec![("bad-signature", 1)]),
+        "{t:?}"
+    );
+    assert_eq!(counts("probe-view"), (2, vec![("wrong-view", 2)]), "{t:?}");
+    assert_eq!(counts("probe-fine"), (1, vec![]), "{t:?}");
+    assert_eq!(t.len(), 4, "{t:?}");
+    assert_eq!(status.rejections["malformed"], 2, "{:?}", status.rejections);
+    assert_eq!(
+        status.rejections["wrong-view"], 2,
+        "{:?}",
+        status.rejections
+    );
+}

@@ -142,6 +142,7 @@ pub fn report_html(run: &RunData, plots: &[Plot]) -> String {
     fault_table(run, &mut h);
     recovery_table(&mut h, r);
     proxy_table(&mut h, run.proxy.as_ref());
+    byzantine_table(&mut h, r);
     replica_table(&mut h, r);
     if let Some(cx) = r.check.as_ref().and_then(|c| c.counterexample.as_ref()) {
         if let Some(svg) = counterexample_svg(cx) {
@@ -255,6 +256,41 @@ fn proxy_table(h: &mut String, proxy: Option<&ProxyRecord>) {
             }
             h.push_str("</tr>\n");
         }
+    }
+    h.push_str("</table>\n");
+}
+
+/// Per mutator: what it produced, what the rules let through, what the replicas
+/// received, accepted and rejected (by reason).
+fn byzantine_table(h: &mut String, r: &RunRecord) {
+    let Some(m) = &r.faults.byzantine else {
+        return;
+    };
+    h.push_str(
+        "<h2 id=\"byzantine\">Byzantine mutators</h2><p>Accepted: received by a replica and \
+         not rejected. A mutator meant to be refused for a protocol reason shows that reason \
+         first; one refused for format or signature tests nothing.</p><table><tr>\
+         <th>mutator</th><th>mutated</th><th>delivered</th><th>received</th><th>accepted</th>\
+         <th>rejected by reason</th></tr>\n",
+    );
+    let cell = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    for row in m.rows() {
+        let reasons: Vec<String> = row
+            .rejected
+            .iter()
+            .map(|(why, n)| format!("{} {n}", escape(why)))
+            .collect();
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td>\
+             <td class=n>{}</td><td>{}</td></tr>",
+            escape(&row.name),
+            row.mutated,
+            cell(row.delivered),
+            cell(row.received),
+            cell(row.accepted),
+            reasons.join(", ")
+        );
     }
     h.push_str("</table>\n");
 }

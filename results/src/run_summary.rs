@@ -71,16 +71,31 @@ impl RunRecord {
                 vc.join(", ")
             ));
             if let Some(m) = &f.byzantine {
-                let per: Vec<String> = m
-                    .by_mutator
-                    .iter()
-                    .map(|(name, kinds)| format!("{name} {}", kinds.values().sum::<u64>()))
-                    .collect();
                 text.push_str(&format!(
-                    "\n    byzantine: {} messages mutated ({})",
-                    m.total,
-                    per.join(", ")
+                    "\n    byzantine: {} messages mutated\n      {:<18} {:>8} {:>9} {:>8} {:>8}  rejected by reason",
+                    m.total, "mutator", "mutated", "delivered", "received", "accepted"
                 ));
+                let or_dash = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+                for row in m.rows() {
+                    let reasons: Vec<String> = row
+                        .rejected
+                        .iter()
+                        .map(|(why, n)| format!("{why} {n}"))
+                        .collect();
+                    text.push_str(&format!(
+                        "\n      {:<18} {:>8} {:>9} {:>8} {:>8}  {}",
+                        row.name,
+                        row.mutated,
+                        or_dash(row.delivered),
+                        or_dash(row.received),
+                        or_dash(row.accepted),
+                        if reasons.is_empty() {
+                            "-".to_string()
+                        } else {
+                            reasons.join(", ")
+                        }
+                    ));
+                }
             }
             for r in &f.recovery {
                 let ms = |v: Option<f64>| v.map_or("never".into(), |v| format!("{v:.0} ms"));

@@ -231,6 +231,10 @@ pub fn touched_by(fault: &str, what: &Value, n: usize, f: usize) -> Vec<usize> {
             .get("packet")
             .and_then(Value::as_str)
             .map_or_else(|| all.clone(), |spec| packet_touched(spec, n)),
+        // A Byzantine primary that follows the view changes is, over its window, every
+        // replica in turn: more than f, outside the model (a fixed set of at most f),
+        // so nothing is promised while it is active.
+        "start-byzantine" if what.get("role").and_then(Value::as_str) == Some("primary") => all,
         "start-byzantine" | "kill" | "pause" | "bump-clock" | "strobe-clock" | "rate-clock" => {
             nodes()
         }
@@ -434,6 +438,13 @@ mod tests {
         let halves = json!({"components": [[0, 1], [2, 3]]});
         assert_eq!(touched_by("start-partition", &halves, 4, 1).len(), 4);
         assert!(touched_by("start-packet", &json!({"packet": "drop=0.1"}), 4, 1).is_empty());
+        // A Byzantine primary that follows the views is every replica in turn.
+        let live = json!({"nodes": [0], "role": "primary"});
+        assert_eq!(touched_by("start-byzantine", &live, 4, 1).len(), 4);
+        assert_eq!(
+            touched_by("start-byzantine", &json!({"nodes": [0]}), 4, 1),
+            [0]
+        );
         assert_eq!(
             touched_by(
                 "start-packet",

@@ -267,7 +267,10 @@ mod tests {
         all[2] = at(12, "bb", 0, "z");
         let r = convergence(&all, &[], 2.0, 20.0);
         assert_eq!(r.verdict, Verdict::Unknown, "{r:?}");
-        assert!(r.summary.contains("replica 2 executed up to seq 12"), "{r:?}");
+        assert!(
+            r.summary.contains("replica 2 executed up to seq 12"),
+            "{r:?}"
+        );
         assert!(r.summary.contains("not waited for"), "{r:?}");
         // A divergent state is a violation however short the wait.
         all[3] = at(40, "dd", 32, "c");

@@ -171,12 +171,13 @@ pub struct RunSettings {
     /// --allow-unsafe-byzantine.
     #[arg(long, value_name = "K", default_value_t = 0)]
     pub byzantine: usize,
-    /// Which replicas are Byzantine: ids (e.g. 0,3) or `primary` (whoever leads when the
-    /// fault starts) [default: none].
+    /// Which replicas are Byzantine: ids (e.g. 0,3) or `primary` (whoever leads when
+    /// each message is sent: it follows the view changes) [default: none].
     #[arg(long, value_name = "LIST")]
     pub byzantine_replicas: Option<String>,
-    /// What Byzantine replicas do: equivocate, double-vote, shift, forge-view-change,
-    /// bad-new-view, lie, withhold, censor, replay, fuzz, or all.
+    /// What Byzantine replicas do: equivocate, alternate, twin, double-vote, shift,
+    /// forge-view-change, amnesia, bad-new-view, lie, withhold, censor, replay, fuzz,
+    /// fake-primary, bad-checkpoint, or all.
     #[arg(long, value_name = "LIST", default_value = "all")]
     pub byzantine_mutators: String,
     /// Allow more than f Byzantine replicas (for runs meant to be caught).

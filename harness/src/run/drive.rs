@@ -376,7 +376,10 @@ impl Running {
         let crashes = self.cluster.crashes(&replicas);
         let proxy = self.cluster.proxy();
         if let Some(proxy) = &proxy {
-            write_json(&run_dir.join(PROXY_FILE), &proxy_record(proxy))?;
+            write_json(
+                &run_dir.join(PROXY_FILE),
+                &proxy_record(proxy, &evidence.settled.statuses),
+            )?;
         }
         write_json(
             &run_dir.join("schedule.json"),

@@ -3,6 +3,7 @@
 //! come from the history and the oracles.
 
 use super::drive::Driven;
+use super::status::StatusView;
 use crate::config::{RunConfig, RunSettings};
 use checker::oracles::OracleResult;
 use checker::{CheckResult, Op, Verdict};
@@ -71,14 +72,14 @@ pub(crate) fn measured(record: &mut RunRecord, config: &RunConfig, driven: &Driv
         byzantine: driven
             .proxy
             .as_ref()
-            .map(|p| mutation_record(p.mutation_counts()))
+            .map(|p| mutation_record(p.mutation_counts(), &driven.evidence.settled.statuses))
             .filter(|m| m.total > 0),
     };
 }
 
 /// `proxy.json`: the proxy's counters per link and message type, and what Byzantine
 /// mutators rewrote.
-pub(crate) fn proxy_record(proxy: &Proxy) -> ProxyRecord {
+pub(crate) fn proxy_record(proxy: &Proxy, statuses: &[Option<StatusView>]) -> ProxyRecord {
     ProxyRecord {
         format: FORMAT,
         links: proxy
@@ -86,7 +87,7 @@ pub(crate) fn proxy_record(proxy: &Proxy) -> ProxyRecord {
             .into_iter()
             .map(|(link, kinds)| (link, message_counts(kinds)))
             .collect(),
-        byzantine: mutation_record(proxy.mutation_counts()),
+        byzantine: mutation_record(proxy.mutation_counts(), statuses),
     }
 }
 
@@ -108,9 +109,24 @@ fn message_counts(kinds: BTreeMap<&'static str, LinkCounts>) -> BTreeMap<String,
         .collect()
 }
 
-/// The mutators' counts, as recorded.
-fn mutation_record(m: MutationCounts) -> MutationRecord {
+/// The mutators' counts, as recorded, with what the replicas (their last `/status`)
+/// received and rejected of each mutator's messages.
+fn mutation_record(m: MutationCounts, statuses: &[Option<StatusView>]) -> MutationRecord {
+    let mut received: BTreeMap<String, u64> = BTreeMap::new();
+    let mut rejected: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for (tag, counts) in statuses.iter().flatten().flat_map(|s| &s.tagged.0) {
+        if !m.by_mutator.contains_key(tag) {
+            continue;
+        }
+        *received.entry(tag.clone()).or_default() += counts.received;
+        let into = rejected.entry(tag.clone()).or_default();
+        for (why, n) in &counts.rejected {
+            *into.entry(why.clone()).or_default() += n;
+        }
+    }
     MutationRecord {
+        received,
+        rejected,
         by_mutator: m
             .by_mutator
             .into_iter()
@@ -120,6 +136,8 @@ fn mutation_record(m: MutationCounts) -> MutationRecord {
             })
             .collect(),
         total: m.total,
+        delivered: m.delivered,
+        dropped: m.dropped,
     }
 }
 

@@ -47,6 +47,10 @@ pub(crate) struct StatusView {
     /// Its current view-change timeout (ms).
     #[serde(default)]
     pub(crate) view_change_timeout_ms: u64,
+    /// Peer messages received and rejected per sender tag (the proxy tags a
+    /// mutator's messages with its name).
+    #[serde(default)]
+    pub(crate) tagged: replica::core::rejection::TaggedCounts,
 }
 
 /// Asks every replica at `addrs` for its status, all at once.

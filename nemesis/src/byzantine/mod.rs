@@ -42,9 +42,21 @@ pub struct Outcome {
     pub mutator: Option<Mutator>,
 }
 
+/// Who is faulty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The replicas whose keys were given, whatever their role.
+    Fixed,
+    /// Whoever is primary when the message is sent, in a cluster of `n`: the view in
+    /// force is the highest one the correct traffic shows (see [`Byzantine::observe`]).
+    Primary { n: usize },
+}
+
 /// The installed Byzantine behaviour.
 pub struct Byzantine {
+    /// Signing keys of the replicas that may be faulty.
     faulty: BTreeMap<usize, SigningKey>,
+    role: Role,
     mutators: Vec<Mutator>,
     /// The message type `withhold` drops.
     withheld: &'static str,
@@ -63,6 +75,12 @@ struct State {
     equivocated: BTreeMap<(u64, u64, usize), Digest>,
     /// Mutated messages per mutator and message type.
     counts: BTreeMap<(Mutator, &'static str), u64>,
+    /// Per mutator, messages it produced that the rules let through, and dropped.
+    fates: BTreeMap<Mutator, (u64, u64)>,
+    /// The newest view the replicas' own messages show (for [`Role::Primary`]), or the
+    /// primary when the behaviour was installed, until a message shows one.
+    view: Option<u64>,
+    primary_at_start: usize,
 }
 
 /// What was mutated, for proxy.json and the history.
@@ -72,6 +90,12 @@ pub struct MutationCounts {
     pub by_mutator: BTreeMap<String, BTreeMap<&'static str, u64>>,
     /// All mutated messages.
     pub total: u64,
+    /// Per mutator, the messages it produced (withheld ones aside) that the proxy's
+    /// rules let through: delivered to the receiver, possibly late or twice.
+    pub delivered: BTreeMap<String, u64>,
+    /// Per mutator, the messages it produced that a rule dropped (a partition, a
+    /// packet drop).
+    pub dropped: BTreeMap<String, u64>,
 }
 
 impl Byzantine {
@@ -90,6 +114,7 @@ impl Byzantine {
         let censored = rng.gen_range(0..clients.max(1));
         Byzantine {
             faulty,
+            role: Role::Fixed,
             mutators,
             withheld,
             censored,
@@ -99,13 +124,79 @@ impl Byzantine {
                 recent: BTreeMap::new(),
                 equivocated: BTreeMap::new(),
                 counts: BTreeMap::new(),
+                fates: BTreeMap::new(),
+                view: None,
+                primary_at_start: 0,
             }),
         }
     }
 
-    /// The faulty replicas.
+    /// Makes the faulty replica whoever is primary when it sends, not a fixed one:
+    /// `keys` (given to [`Byzantine::new`]) must then hold every replica's key of a
+    /// cluster of `n`, and `primary` is the primary now (until a message shows a view).
+    pub fn as_live_primary(mut self, n: usize, primary: usize) -> Byzantine {
+        self.role = Role::Primary { n };
+        self.state
+            .get_mut()
+            .expect("byzantine state poisoned")
+            .primary_at_start = primary;
+        self
+    }
+
+    /// The faulty replicas now (for a live primary, the primary of the newest view
+    /// seen).
     pub fn faulty(&self) -> BTreeSet<usize> {
-        self.faulty.keys().copied().collect()
+        match self.role {
+            Role::Fixed => self.faulty.keys().copied().collect(),
+            Role::Primary { n } => {
+                let st = self.state.lock().expect("byzantine state poisoned");
+                BTreeSet::from([st.primary(n)])
+            }
+        }
+    }
+
+    /// Whether the live primary role is in force.
+    pub fn is_live_primary(&self) -> bool {
+        matches!(self.role, Role::Primary { .. })
+    }
+
+    /// Notes a replica's own message before any mutation: PRE-PREPAREs, PREPAREs,
+    /// COMMITs and NEW-VIEWs show the view their sender is in (a VIEW-CHANGE only
+    /// asks for one), so the newest of them is the view in force.
+    pub fn observe(&self, msg: &crate::message::Message) {
+        if !matches!(msg.kind, "pre-prepare" | "prepare" | "commit" | "new-view") {
+            return;
+        }
+        if let (Role::Primary { .. }, Some(v)) = (self.role, msg.view) {
+            let mut st = self.state.lock().expect("byzantine state poisoned");
+            st.view = Some(st.view.map_or(v, |old| old.max(v)));
+        }
+    }
+
+    /// Notes what the rules did with a message `mutator` produced.
+    pub fn count_fate(&self, mutator: Mutator, delivered: bool) {
+        let mut st = self.state.lock().expect("byzantine state poisoned");
+        let fate = st.fates.entry(mutator).or_default();
+        if delivered {
+            fate.0 += 1;
+        } else {
+            fate.1 += 1;
+        }
+    }
+
+    /// The key of `replica` if it is faulty now.
+    fn faulty_key(&self, replica: usize, st: &State) -> Option<&SigningKey> {
+        match self.role {
+            Role::Fixed => self.faulty.get(&replica),
+            Role::Primary { n } if st.primary(n) == replica => self.faulty.get(&replica),
+            Role::Primary { .. } => None,
+        }
+    }
+
+    /// Whether `replica` is faulty now.
+    fn is_faulty(&self, replica: usize) -> bool {
+        let st = self.state.lock().expect("byzantine state poisoned");
+        self.faulty_key(replica, &st).is_some()
     }
 
     /// The message type `withhold` drops.
@@ -133,10 +224,18 @@ impl Byzantine {
         let Endpoint::Replica(from) = link.from else {
             return None;
         };
-        let key = self.faulty.get(&from)?;
+        let mut guard = self.state.lock().expect("byzantine state poisoned");
+        let key = self.faulty_key(from, &guard)?.clone();
+        let key = &key;
         let msg: PeerMessage = serde_json::from_slice(body).ok()?;
         let kind = msg.kind();
-        let mut guard = self.state.lock().expect("byzantine state poisoned");
+        // A message another replica signed (a PRE-PREPARE or NEW-VIEW passed on to a
+        // replica that lags, a client's relayed request) is not the faulty replica's to
+        // re-sign: rewritten, it would carry a signature that does not verify, which
+        // tests only the signature check. It goes out as it is.
+        if msg.sender() != Some(from as u32) {
+            return None;
+        }
         let st = &mut *guard;
         let ring = st.recent.entry(from).or_default();
         let earlier = if ring.is_empty() {
@@ -186,7 +285,7 @@ impl Byzantine {
     /// faulty replica ignores the censored client. Relays of that client's requests to
     /// a faulty replica are ignored too.
     pub fn censors(&self, link: Link, is_request: bool, body: &[u8]) -> bool {
-        if !self.has(Mutator::Censor) || !self.faulty.contains_key(&link.to) {
+        if !self.has(Mutator::Censor) || !self.is_faulty(link.to) {
             return false;
         }
         let client = if is_request {
@@ -215,9 +314,12 @@ impl Byzantine {
         if !self.has(Mutator::Lie) {
             return None;
         }
-        let key = self.faulty.get(&link.to)?;
+        let key = {
+            let st = self.state.lock().expect("byzantine state poisoned");
+            self.faulty_key(link.to, &st)?.clone()
+        };
         let reply: Signed<Reply> = serde_json::from_slice(body).ok()?;
-        let lied = mutators::lie(reply.body, key);
+        let lied = mutators::lie(reply.body, &key);
         self.state
             .lock()
             .expect("byzantine state poisoned")
@@ -236,11 +338,21 @@ impl Byzantine {
                 .insert(kind, *n);
             out.total += n;
         }
+        for (m, (delivered, dropped)) in &st.fates {
+            out.delivered.insert(m.name().to_string(), *delivered);
+            out.dropped.insert(m.name().to_string(), *dropped);
+        }
         out
     }
 }
 
 impl State {
+    /// The primary now, for a live primary role in a cluster of `n`.
+    fn primary(&self, n: usize) -> usize {
+        self.view
+            .map_or(self.primary_at_start, |v| (v % n as u64) as usize)
+    }
+
     fn count(&mut self, m: Mutator, kind: &'static str) {
         *self.counts.entry((m, kind)).or_default() += 1;
     }
@@ -250,6 +362,7 @@ impl std::fmt::Debug for Byzantine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Byzantine")
             .field("faulty", &self.faulty())
+            .field("role", &self.role)
             .field("mutators", &self.mutators)
             .field("withheld", &self.withheld)
             .field("censored", &self.censored)

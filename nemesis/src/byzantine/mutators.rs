@@ -4,14 +4,16 @@
 //! |---|---|---|
 //! | `equivocate` | PRE-PREPARE | the null batch instead to every other receiver: two batches, one (view, seq) |
 //! | `double-vote` | PREPARE, COMMIT | to each receiver, the digest the equivocating primary sent it, else a made-up one |
-//! | `shift` | PRE-PREPARE, PREPARE, COMMIT, CHECKPOINT | view or seq ±1, or a digest from another slot |
-//! | `forge-view-change` | VIEW-CHANGE | prepared certificates dropped, one dropped, or one made up |
+//! | `shift` | PRE-PREPARE, PREPARE, COMMIT, CHECKPOINT | view or seq ±1, or a digest from another slot (made up if none) |
+//! | `forge-view-change` | VIEW-CHANGE | prepared certificates dropped, one dropped, or one of its own PRE-PREPAREs re-signed with another digest |
 //! | `bad-new-view` | NEW-VIEW | O with a pre-prepare dropped or its digest changed |
 //! | `lie` | REPLY to a client | another result, re-signed |
 //! | `withhold` | COMMITs or CHECKPOINTs, chosen by the seed | nothing |
 //! | `censor` | one client's requests and relays, to the faulty replica | nothing |
 //! | `replay` | any | the message and an earlier one of the same replica |
-//! | `fuzz` | any | one field set to a boundary value |
+//! | `fuzz` | any | one field it signs itself set to a boundary value |
+//! | `fake-primary` | PREPARE | a PRE-PREPARE of its own for the slot (null batch), then the PREPARE |
+//! | `bad-checkpoint` | CHECKPOINT | a made-up state digest |
 
 use super::fuzz::fuzz;
 use super::resign::resign;
@@ -22,7 +24,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use replica::crypto::{Digest, Signed};
-use replica::messages::{batch_digest, PeerMessage, Reply};
+use replica::messages::{batch_digest, PeerMessage, PrePrepare, PrePrepareMsg, Reply};
 use replica::OpResult;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -63,6 +65,13 @@ pub enum Mutator {
     Replay,
     /// A field set to a boundary value.
     Fuzz,
+    /// A backup that behaves as if it were the primary: before one of its PREPAREs it
+    /// sends a PRE-PREPARE of its own (the null batch) for the same slot, which every
+    /// receiver must refuse (wrong sender).
+    FakePrimary,
+    /// A CHECKPOINT that votes for a state nobody has (a made-up digest): no
+    /// checkpoint may become stable on it, and the correct replicas' 2f+1 must still.
+    BadCheckpoint,
 }
 
 /// The message types `withhold` may drop: ones every replica sends in the normal case.
@@ -70,7 +79,7 @@ pub(crate) const WITHHOLDABLE: [&str; 2] = ["commit", "checkpoint"];
 
 impl Mutator {
     /// Every mutator.
-    pub const ALL: [Mutator; 13] = [
+    pub const ALL: [Mutator; 15] = [
         Mutator::Equivocate,
         Mutator::Alternate,
         Mutator::Twin,
@@ -84,6 +93,8 @@ impl Mutator {
         Mutator::Censor,
         Mutator::Replay,
         Mutator::Fuzz,
+        Mutator::FakePrimary,
+        Mutator::BadCheckpoint,
     ];
 
     /// The mutator's name.
@@ -102,6 +113,8 @@ impl Mutator {
             Mutator::Censor => "censor",
             Mutator::Replay => "replay",
             Mutator::Fuzz => "fuzz",
+            Mutator::FakePrimary => "fake-primary",
+            Mutator::BadCheckpoint => "bad-checkpoint",
         }
     }
 
@@ -150,6 +163,8 @@ impl Mutator {
             Mutator::ForgeViewChange | Mutator::Amnesia => kind == "view-change",
             Mutator::BadNewView => kind == "new-view",
             Mutator::Replay | Mutator::Fuzz => true,
+            Mutator::FakePrimary => kind == "prepare",
+            Mutator::BadCheckpoint => kind == "checkpoint",
             Mutator::Lie | Mutator::Withhold | Mutator::Censor => false,
         }
     }
@@ -221,9 +236,28 @@ impl Mutator {
                         certs.remove(k);
                     }
                     _ => {
-                        // Made up: an existing certificate claiming another batch.
-                        let cert = certs.first_mut()?;
-                        cert.pre_prepare.header.body.digest = Digest::of(&ctx.rng.gen::<[u8; 8]>());
+                        // Made up: a certificate claiming another batch. The faulty
+                        // replica can re-sign only a PRE-PREPARE it sent itself (as an
+                        // earlier primary); the others' PREPAREs then no longer match
+                        // it, which the receiver must see (an invalid proof). Without
+                        // such a certificate it forgets one instead.
+                        let sender = m.body.replica;
+                        let own = certs
+                            .iter()
+                            .position(|c| c.pre_prepare.header.body.replica == sender);
+                        match own {
+                            Some(k) => {
+                                let header = &mut certs[k].pre_prepare.header;
+                                let mut body = header.body.clone();
+                                body.digest = Digest::of(&ctx.rng.gen::<[u8; 8]>());
+                                *header = Signed::sign(body, ctx.key);
+                            }
+                            None if !certs.is_empty() => {
+                                let k = ctx.rng.gen_range(0..certs.len());
+                                certs.remove(k);
+                            }
+                            None => return None,
+                        }
                     }
                 }
                 one(PeerMessage::ViewChange(m), ctx.key)
@@ -259,6 +293,24 @@ impl Mutator {
                 Some(vec![body.clone(), earlier])
             }
             (Mutator::Fuzz, msg) => one(fuzz(msg, ctx.rng)?, ctx.key),
+            (Mutator::FakePrimary, PeerMessage::Prepare(m)) => {
+                let b = &m.body;
+                let header = PrePrepare {
+                    view: b.view,
+                    seq: b.seq,
+                    digest: batch_digest(&[]),
+                    replica: b.replica,
+                };
+                let fake = PeerMessage::PrePrepare(PrePrepareMsg {
+                    header: Signed::sign(header, ctx.key),
+                    batch: Vec::new(),
+                });
+                Some(vec![encode(&fake)?, body.clone()])
+            }
+            (Mutator::BadCheckpoint, PeerMessage::Checkpoint(mut m)) => {
+                m.body.state_digest = Digest::of(&ctx.rng.gen::<[u8; 8]>());
+                one(PeerMessage::Checkpoint(m), ctx.key)
+            }
             _ => None,
         }
     }
@@ -362,8 +414,13 @@ fn encode(msg: &PeerMessage) -> Option<Bytes> {
 fn shift(msg: PeerMessage, ctx: &mut Context<'_>) -> Option<PeerMessage> {
     let delta: i64 = if ctx.rng.gen_bool(0.5) { 1 } else { -1 };
     let bump = |x: u64| x.saturating_add_signed(delta);
+    // A digest of another slot if an equivocating primary recorded some, else one
+    // made up: the vote is then for a batch nobody proposed.
     let other = ctx.equivocated.values().copied().collect::<Vec<_>>();
-    let other = other.choose(ctx.rng).copied();
+    let other = other
+        .choose(ctx.rng)
+        .copied()
+        .or_else(|| Some(Digest::of(&ctx.rng.gen::<[u8; 8]>())));
     let which = ctx.rng.gen_range(0..3);
     Some(match msg {
         PeerMessage::PrePrepare(mut p) => {

@@ -20,17 +20,21 @@
 //! the proxy's own paired with the sender's, with the same answers as "deliver" above.
 //!
 //! With Byzantine replicas installed ([`Proxy::install_byzantine`]), a faulty
-//! replica's outgoing messages are first rewritten by its mutators (the results then
-//! meet the rules like any message), its replies to clients may be lies, and requests
-//! of a censored client never reach it.
+//! replica's outgoing messages are first rewritten by its mutators; every message
+//! that results, extra ones included, then meets the rules like any message, in the
+//! order the mutator produced them (so a cut isolates a Byzantine primary's twin
+//! PRE-PREPAREs too, and their order follows the seed). Its replies to clients may be
+//! lies, and requests of a censored client never reach it.
 
+#[cfg(test)]
+mod byzantine_tests;
 mod conn;
 mod counters;
 mod wire;
 
 pub use counters::LinkCounts;
 
-use crate::byzantine::{Byzantine, MutationCounts};
+use crate::byzantine::{Byzantine, MutationCounts, Mutator};
 use crate::error::{Error, Result};
 use crate::link::Link;
 use crate::message::Message;
@@ -40,6 +44,7 @@ use axum::http::StatusCode;
 use counters::Counters;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use replica::server::TAG_HEADER;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -62,6 +67,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const BODY_LIMIT: usize = 256 * 1024 * 1024;
 
 type Recent = BTreeMap<Link, VecDeque<(bool, Bytes)>>;
+/// The label a message is forwarded with: the mutator that made it, if any.
+type Tag = Option<&'static str>;
 
 struct Shared {
     rules: Arc<Mutex<RuleTable>>,
@@ -73,7 +80,7 @@ struct Shared {
     /// Recent messages per link (is_request, body), for replays.
     recent: Mutex<Recent>,
     /// Held messages per link.
-    held: Mutex<BTreeMap<Link, Vec<Bytes>>>,
+    held: Mutex<BTreeMap<Link, Vec<(Bytes, Tag)>>>,
     /// The Byzantine replicas in force, if any.
     byzantine: Arc<Mutex<Option<Arc<Byzantine>>>>,
     /// Every Byzantine set ever installed (for the counters).
@@ -210,6 +217,12 @@ impl Proxy {
         for b in seen.iter() {
             let c = b.counts();
             total.total += c.total;
+            for (m, n) in c.delivered {
+                *total.delivered.entry(m).or_default() += n;
+            }
+            for (m, n) in c.dropped {
+                *total.dropped.entry(m).or_default() += n;
+            }
             for (m, kinds) in c.by_mutator {
                 let into = total.by_mutator.entry(m).or_default();
                 for (k, n) in kinds {
@@ -278,7 +291,10 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>, link: Link) {
     }
 }
 
-/// One message arrives on `link`: the rules and Byzantine replicas in force act on it.
+/// One message arrives on `link`: the Byzantine replicas and the rules in force act on
+/// it. A faulty sender's mutators act first; every message that results, extra ones
+/// included (a twin's second PRE-PREPARE, a replayed one), then meets the rules in the
+/// order the mutator produced them, one after the other, and is counted once.
 async fn handle(shared: Arc<Shared>, link: Link, is_request: bool, body: Bytes) -> Answer {
     let byzantine = shared
         .byzantine
@@ -287,28 +303,23 @@ async fn handle(shared: Arc<Shared>, link: Link, is_request: bool, body: Bytes) 
         .clone();
     let healed =
         byzantine.is_none() && shared.rules.lock().expect("rule table poisoned").is_empty();
-    // With no rule installed only the type is needed (for the counters); rules get the
-    // whole decoded message.
-    let (msg, verdict) = if healed {
-        (
-            Message::kind_only(link, is_request, &body),
-            Verdict::Deliver,
-        )
-    } else {
-        let msg = if is_request {
-            Message::request(link, &body)
-        } else {
-            Message::peer(link, &body)
-        };
-        let rules = shared.rules.lock().expect("rule table poisoned");
-        let mut rng = shared.rng.lock().expect("proxy rng poisoned");
-        let verdict = rules.verdict(&msg, &mut rng);
-        (msg, verdict)
+    if healed {
+        // With no rule installed only the type is needed (for the counters), and
+        // there is nothing to replay or release.
+        let msg = Message::kind_only(link, is_request, &body);
+        shared.counters.count(link, msg.kind, Verdict::Deliver);
+        return shared.forward(link, is_request, body, None).await;
+    }
+    let decode = |body: &[u8]| match is_request {
+        true => Message::request(link, body),
+        false => Message::peer(link, body),
     };
-    let mut body = body;
+    let msg = decode(&body);
+    let mut sent = vec![(body, msg, None)];
     if let Some(b) = &byzantine {
+        let (body, msg, _) = &sent[0];
         // A censored client's requests (and relays of them) never reach a faulty replica.
-        if b.censors(link, is_request, &body) {
+        if b.censors(link, is_request, body) {
             shared.counters.count(link, msg.kind, Verdict::Drop);
             return if is_request {
                 Answer::text(
@@ -320,60 +331,89 @@ async fn handle(shared: Arc<Shared>, link: Link, is_request: bool, body: Bytes) 
             };
         }
         // A faulty replica's own message, as its mutators rewrite it.
-        if let Some(outcome) = b.on_peer(link, &body) {
-            let mut bodies = outcome.send.into_iter();
-            let Some(first) = bodies.next() else {
-                shared.counters.count(link, msg.kind, Verdict::Drop);
-                return Answer::status(StatusCode::ACCEPTED);
-            };
-            body = first;
-            for extra in bodies {
-                let copy = Arc::clone(&shared);
-                tokio::spawn(async move { copy.forward(link, false, extra).await });
+        if !is_request {
+            b.observe(msg);
+            if let Some(outcome) = b.on_peer(link, body) {
+                if outcome.send.is_empty() {
+                    // Withheld: the faulty replica never sent it.
+                    shared.counters.count(link, msg.kind, Verdict::Drop);
+                    return Answer::status(StatusCode::ACCEPTED);
+                }
+                sent = outcome
+                    .send
+                    .into_iter()
+                    .map(|body| {
+                        let msg = decode(&body);
+                        (body, msg, outcome.mutator)
+                    })
+                    .collect();
             }
         }
     }
-    shared.counters.count(link, msg.kind, verdict);
+    let mut answer = None;
+    for (body, msg, mutator) in sent {
+        let verdict = {
+            let rules = shared.rules.lock().expect("rule table poisoned");
+            let mut rng = shared.rng.lock().expect("proxy rng poisoned");
+            rules.verdict(&msg, &mut rng)
+        };
+        shared.counters.count(link, msg.kind, verdict);
+        if let (Some(b), Some(m)) = (&byzantine, mutator) {
+            b.count_fate(m, verdict != Verdict::Drop);
+        }
+        let tag = mutator.map(Mutator::name);
+        let a = act(&shared, link, is_request, (body, tag), verdict).await;
+        answer.get_or_insert(a);
+    }
+    answer.unwrap_or_else(|| Answer::status(StatusCode::ACCEPTED))
+}
+
+/// Does what `verdict` says with one message and its tag (see the module's table).
+async fn act(
+    shared: &Arc<Shared>,
+    link: Link,
+    is_request: bool,
+    (body, tag): (Bytes, Tag),
+    verdict: Verdict,
+) -> Answer {
     match verdict {
-        // Nothing to replay or release while no rule is installed.
-        Verdict::Deliver if healed => shared.forward(link, is_request, body).await,
-        Verdict::Deliver => shared.deliver(link, is_request, body).await,
+        Verdict::Deliver => shared.deliver(link, is_request, body, tag).await,
         Verdict::Drop if is_request => {
             Answer::text(StatusCode::SERVICE_UNAVAILABLE, "dropped by the nemesis")
         }
         Verdict::Drop => Answer::status(StatusCode::ACCEPTED),
         Verdict::Delay(d) if is_request => {
             tokio::time::sleep(d).await;
-            shared.deliver(link, is_request, body).await
+            shared.deliver(link, is_request, body, tag).await
         }
         Verdict::Delay(d) => {
-            let shared = Arc::clone(&shared);
+            let shared = Arc::clone(shared);
             tokio::spawn(async move {
                 tokio::time::sleep(d).await;
-                shared.deliver(link, false, body).await;
+                shared.deliver(link, false, body, tag).await;
             });
             Answer::status(StatusCode::ACCEPTED)
         }
         Verdict::Duplicate => {
-            let (copy, again) = (Arc::clone(&shared), body.clone());
-            tokio::spawn(async move { copy.forward(link, is_request, again).await });
-            shared.deliver(link, is_request, body).await
+            let (copy, again) = (Arc::clone(shared), body.clone());
+            tokio::spawn(async move { copy.forward(link, is_request, again, tag).await });
+            shared.deliver(link, is_request, body, tag).await
         }
         Verdict::Hold if is_request => {
             tokio::time::sleep(HOLD_REQUEST).await;
-            shared.deliver(link, is_request, body).await
+            shared.deliver(link, is_request, body, tag).await
         }
         Verdict::Hold => {
-            shared.hold(link, body);
+            shared.hold(link, body, tag);
             Answer::status(StatusCode::ACCEPTED)
         }
         Verdict::Replay => {
             let earlier = shared.earlier(link);
             if let Some((was_request, old)) = earlier {
-                let copy = Arc::clone(&shared);
-                tokio::spawn(async move { copy.forward(link, was_request, old).await });
+                let copy = Arc::clone(shared);
+                tokio::spawn(async move { copy.forward(link, was_request, old, None).await });
             }
-            shared.deliver(link, is_request, body).await
+            shared.deliver(link, is_request, body, tag).await
         }
     }
 }
@@ -402,7 +442,13 @@ impl Shared {
     }
 
     /// Forwards now, remembers the message for replays and releases held messages.
-    async fn deliver(self: &Arc<Self>, link: Link, is_request: bool, body: Bytes) -> Answer {
+    async fn deliver(
+        self: &Arc<Self>,
+        link: Link,
+        is_request: bool,
+        body: Bytes,
+        tag: Tag,
+    ) -> Answer {
         {
             let mut recent = self.recent.lock().expect("recent poisoned");
             let ring = recent.entry(link).or_default();
@@ -412,25 +458,28 @@ impl Shared {
             ring.push_back((is_request, body.clone()));
         }
         self.release(link);
-        self.forward(link, is_request, body).await
+        self.forward(link, is_request, body, tag).await
     }
 
     /// Sends one message to its replica and returns the replica's answer.
-    async fn forward(&self, link: Link, is_request: bool, body: Bytes) -> Answer {
+    /// A mutated message carries its mutator's name as its tag (`x-pbft-tag`), so the
+    /// receiver counts it, and its rejection, under that name.
+    async fn forward(&self, link: Link, is_request: bool, body: Bytes, tag: Tag) -> Answer {
         let (path, timeout) = if is_request {
             ("/request", REQUEST_TIMEOUT)
         } else {
             ("/pbft", PEER_TIMEOUT)
         };
         let url = format!("http://{}{path}", self.targets[link.to]);
-        let answer = self
+        let mut post = self
             .http
             .post(url)
             .timeout(timeout)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await;
+            .header("content-type", "application/json");
+        if let Some(tag) = tag {
+            post = post.header(TAG_HEADER, tag);
+        }
+        let answer = post.body(body).send().await;
         match answer {
             Ok(resp) => {
                 let status =
@@ -454,13 +503,13 @@ impl Shared {
     }
 
     /// Holds a peer message until the link's next delivery, or [`HOLD_MAX`].
-    fn hold(self: &Arc<Self>, link: Link, body: Bytes) {
+    fn hold(self: &Arc<Self>, link: Link, body: Bytes, tag: Tag) {
         self.held
             .lock()
             .expect("held poisoned")
             .entry(link)
             .or_default()
-            .push(body);
+            .push((body, tag));
         let shared = Arc::clone(self);
         tokio::spawn(async move {
             tokio::time::sleep(HOLD_MAX).await;
@@ -476,9 +525,9 @@ impl Shared {
             .expect("held poisoned")
             .remove(&link)
             .unwrap_or_default();
-        for body in held {
+        for (body, tag) in held {
             let shared = Arc::clone(self);
-            tokio::spawn(async move { shared.forward(link, false, body).await });
+            tokio::spawn(async move { shared.forward(link, false, body, tag).await });
         }
     }
 

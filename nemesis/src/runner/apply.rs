@@ -44,8 +44,15 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
             }
             Fault::Byzantine { faulty, mutators } => {
                 let nodes = faulty.resolve(n, primary, &mut self.rng);
+                // "The primary" is whoever is primary when it sends: every key.
+                let live = *faulty == Faulty::Primary;
+                let holders: Vec<usize> = if live {
+                    (0..n).collect()
+                } else {
+                    nodes.clone()
+                };
                 let mut keys = BTreeMap::new();
-                for &i in &nodes {
+                for &i in &holders {
                     let key =
                         self.keys
                             .get(i)
@@ -57,10 +64,16 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
                     keys.insert(i, key);
                 }
                 let seed = self.seed ^ (self.applied.len() as u64) << 32;
-                let byzantine = Byzantine::new(keys, mutators.clone(), self.clients, seed);
+                let mut byzantine = Byzantine::new(keys, mutators.clone(), self.clients, seed);
+                if live {
+                    byzantine = byzantine.as_live_primary(n, primary);
+                }
                 let names: Vec<&str> = mutators.iter().map(|m| m.name()).collect();
-                let value = json!({"nodes": nodes, "mutators": names,
+                let mut value = json!({"nodes": nodes, "mutators": names,
                                    "withhold": byzantine.withheld(), "censor": byzantine.censored()});
+                if live {
+                    value["role"] = json!("primary");
+                }
                 let guard = self.proxy()?.install_byzantine(byzantine);
                 self.record("start-byzantine", value);
                 Some(Active::Byzantine(guard))

@@ -1,6 +1,7 @@
 //! Checkpoints every K sequence numbers, stable at 2f+1 matching CHECKPOINTs;
 //! the low watermark moves to the stable checkpoint and the log below it is dropped.
 
+use super::rejection::Rejection;
 use crate::crypto::{Digest, Signed};
 use crate::messages::{Checkpoint, PeerMessage, Seq};
 
@@ -35,6 +36,7 @@ impl Replica {
             return self.reject(
                 out,
                 "checkpoint",
+                Rejection::Malformed,
                 format!("seq {} is not a multiple of K", c.seq),
             );
         }
@@ -66,6 +68,7 @@ impl Replica {
                 return self.reject(
                     out,
                     "checkpoint",
+                    Rejection::Conflict,
                     format!("second vote from {sender} for seq {seq}"),
                 );
             }

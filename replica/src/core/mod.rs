@@ -23,6 +23,7 @@ pub mod new_view;
 pub mod normal;
 pub mod record;
 pub mod recovery;
+pub mod rejection;
 pub mod retransmit;
 pub mod state_transfer;
 pub mod view_change;
@@ -91,7 +92,9 @@ pub enum Output {
     Rejected {
         /// Message kind.
         kind: &'static str,
-        /// Why.
+        /// Its category.
+        why: rejection::Rejection,
+        /// Why, in words.
         reason: String,
     },
 }
@@ -137,6 +140,13 @@ pub struct ReplicaStatus {
     pub pending_requests: usize,
     /// Messages rejected so far.
     pub rejected: u64,
+    /// Messages rejected so far, by reason ([`rejection::Rejection::name`]): by the
+    /// protocol engine and, as the server reports them, for format or signature.
+    #[serde(default)]
+    pub rejections: BTreeMap<String, u64>,
+    /// Messages received and rejected per sender tag (see [`rejection`]).
+    #[serde(default)]
+    pub tagged: rejection::TaggedCounts,
 }
 
 /// One PBFT replica's protocol state.
@@ -182,6 +192,7 @@ pub struct Replica {
     pub(crate) higher_view_seen: bool,
     pub(crate) last_retransmit_ms: u64,
     pub(crate) rejected: u64,
+    pub(crate) rejections: BTreeMap<rejection::Rejection, u64>,
     /// False between sending VIEW-CHANGE(view) and installing NEW-VIEW(view).
     pub(crate) active: bool,
     /// Current view-change timeout (T, 2T, 4T, ...).
@@ -260,6 +271,7 @@ impl Replica {
             higher_view_seen: false,
             last_retransmit_ms: 0,
             rejected: 0,
+            rejections: BTreeMap::new(),
             active: true,
             vc_timeout_ms: params.view_change_timeout_ms,
             executed_in_view: true,
@@ -290,7 +302,12 @@ impl Replica {
             Input::Request(r) => self.on_request(r.into_inner(), false, &mut out),
             Input::Peer(m) if m.get().max_number() > MAX_WIRE_NUMBER => {
                 let kind = m.get().kind();
-                self.reject(&mut out, kind, "view or sequence number out of range");
+                self.reject(
+                    &mut out,
+                    kind,
+                    rejection::Rejection::OutOfRange,
+                    "view or sequence number out of range",
+                );
             }
             Input::Peer(m) => match m.into_inner() {
                 PeerMessage::PrePrepare(m) => self.on_pre_prepare(m, &mut out),
@@ -328,6 +345,12 @@ impl Replica {
             log_slots: self.log.len(),
             pending_requests: self.pending.len(),
             rejected: self.rejected,
+            rejections: self
+                .rejections
+                .iter()
+                .map(|(why, n)| (why.name().to_string(), *n))
+                .collect(),
+            tagged: rejection::TaggedCounts::default(),
         }
     }
 
@@ -402,11 +425,13 @@ impl Replica {
         &mut self,
         out: &mut Vec<Output>,
         kind: &'static str,
+        why: rejection::Rejection,
         reason: impl Into<String>,
     ) {
         let reason = reason.into();
-        tracing::debug!(replica = self.id, kind, %reason, "rejected");
+        tracing::debug!(replica = self.id, kind, why = why.name(), %reason, "rejected");
         self.rejected += 1;
-        out.push(Output::Rejected { kind, reason });
+        *self.rejections.entry(why).or_default() += 1;
+        out.push(Output::Rejected { kind, why, reason });
     }
 }

@@ -4,6 +4,7 @@
 //! installs the view and re-prepares O, so that whatever may have committed in an
 //! earlier view keeps its sequence number.
 
+use super::rejection::Rejection;
 use std::collections::BTreeSet;
 
 use crate::crypto::{Digest, Signed};
@@ -186,7 +187,7 @@ impl Replica {
         match check_new_view(&m.body, self.n, self.f, self.params.log_window, prepares) {
             Ok(plan) => self.install_new_view(m, plan, out),
             Err(e) => {
-                self.reject(out, "new-view", e);
+                self.reject(out, "new-view", Rejection::InvalidProof, e);
                 // Its VIEW-CHANGEs are signed by their senders and count on their own:
                 // they arm our timer for the next view even if its primary lied.
                 for vc in m.body.view_changes {

@@ -1,6 +1,7 @@
 //! The normal case: REQUEST -> PRE-PREPARE -> PREPARE -> COMMIT -> execute -> REPLY,
 //! with batching at the primary.
 
+use super::rejection::Rejection;
 use crate::bugs::Bug;
 use crate::crypto::Signed;
 use crate::messages::{
@@ -30,6 +31,7 @@ impl Replica {
                 return self.reject(
                     out,
                     "request",
+                    Rejection::Stale,
                     format!("stale timestamp {t} from client {client}"),
                 );
             }
@@ -122,13 +124,19 @@ impl Replica {
         let h = m.header.body.clone();
         self.note_seq(h.seq);
         if !self.active {
-            return self.reject(out, "pre-prepare", "view change in progress");
+            return self.reject(
+                out,
+                "pre-prepare",
+                Rejection::ViewChanging,
+                "view change in progress",
+            );
         }
         if h.view != self.view {
             self.higher_view_seen |= h.view > self.view;
             return self.reject(
                 out,
                 "pre-prepare",
+                Rejection::WrongView,
                 format!("view {} != {}", h.view, self.view),
             );
         }
@@ -136,6 +144,7 @@ impl Replica {
             return self.reject(
                 out,
                 "pre-prepare",
+                Rejection::WrongSender,
                 format!("sender {} is not the primary", h.replica),
             );
         }
@@ -146,6 +155,7 @@ impl Replica {
             return self.reject(
                 out,
                 "pre-prepare",
+                Rejection::Watermarks,
                 format!("seq {} outside ({}, {}]", h.seq, self.low, self.high()),
             );
         }
@@ -153,11 +163,17 @@ impl Replica {
             return self.reject(
                 out,
                 "pre-prepare",
+                Rejection::Oversized,
                 format!("batch of {} > {}", m.batch.len(), self.params.batch_size),
             );
         }
         if batch_digest(&m.batch) != h.digest {
-            return self.reject(out, "pre-prepare", "digest does not match the batch");
+            return self.reject(
+                out,
+                "pre-prepare",
+                Rejection::DigestMismatch,
+                "digest does not match the batch",
+            );
         }
         let (view, now) = (self.view, self.now_ms);
         let second_replaces = self.bug(Bug::AcceptSecondPrePrepare);
@@ -174,6 +190,7 @@ impl Replica {
                 return self.reject(
                     out,
                     "pre-prepare",
+                    Rejection::Conflict,
                     format!("conflicting digest for seq {}", h.seq),
                 );
             } else {
@@ -209,14 +226,29 @@ impl Replica {
         let p = m.body.clone();
         self.note_seq(p.seq);
         if !self.active {
-            return self.reject(out, "prepare", "view change in progress");
+            return self.reject(
+                out,
+                "prepare",
+                Rejection::ViewChanging,
+                "view change in progress",
+            );
         }
         if p.view != self.view {
             self.higher_view_seen |= p.view > self.view;
-            return self.reject(out, "prepare", format!("view {} != {}", p.view, self.view));
+            return self.reject(
+                out,
+                "prepare",
+                Rejection::WrongView,
+                format!("view {} != {}", p.view, self.view),
+            );
         }
         if p.replica == self.primary() {
-            return self.reject(out, "prepare", "the primary does not send PREPARE");
+            return self.reject(
+                out,
+                "prepare",
+                Rejection::WrongSender,
+                "the primary does not send PREPARE",
+            );
         }
         if p.replica as usize >= self.n || p.replica == self.id {
             return;
@@ -228,6 +260,7 @@ impl Replica {
             return self.reject(
                 out,
                 "prepare",
+                Rejection::Watermarks,
                 format!("seq {} above high watermark", p.seq),
             );
         }
@@ -238,6 +271,7 @@ impl Replica {
                 return self.reject(
                     out,
                     "prepare",
+                    Rejection::Conflict,
                     format!("second vote from {} for seq {}", p.replica, p.seq),
                 );
             }
@@ -251,11 +285,21 @@ impl Replica {
         let c = m.body.clone();
         self.note_seq(c.seq);
         if !self.active {
-            return self.reject(out, "commit", "view change in progress");
+            return self.reject(
+                out,
+                "commit",
+                Rejection::ViewChanging,
+                "view change in progress",
+            );
         }
         if c.view != self.view {
             self.higher_view_seen |= c.view > self.view;
-            return self.reject(out, "commit", format!("view {} != {}", c.view, self.view));
+            return self.reject(
+                out,
+                "commit",
+                Rejection::WrongView,
+                format!("view {} != {}", c.view, self.view),
+            );
         }
         if c.replica as usize >= self.n || c.replica == self.id {
             return;
@@ -264,7 +308,12 @@ impl Replica {
             if c.seq <= self.low {
                 return;
             }
-            return self.reject(out, "commit", format!("seq {} above high watermark", c.seq));
+            return self.reject(
+                out,
+                "commit",
+                Rejection::Watermarks,
+                format!("seq {} above high watermark", c.seq),
+            );
         }
         let (view, now) = (self.view, self.now_ms);
         let slot = self.log.slot_mut(c.seq, view, now);
@@ -273,6 +322,7 @@ impl Replica {
                 return self.reject(
                     out,
                     "commit",
+                    Rejection::Conflict,
                     format!("second vote from {} for seq {}", c.replica, c.seq),
                 );
             }

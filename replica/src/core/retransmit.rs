@@ -1,6 +1,7 @@
 //! Clock ticks: batch timers, retransmission of our messages for slots that are
 //! stuck, and STATUS messages that ask peers for what we missed (TOCS 2002 §5.2).
 
+use super::rejection::Rejection;
 use crate::crypto::Signed;
 use crate::messages::{PeerMessage, Status};
 
@@ -86,7 +87,12 @@ impl Replica {
         if s.last_executed < s.low_watermark {
             // No correct replica is behind its own stable checkpoint (and the ranges
             // below would start after they end).
-            return self.reject(out, "status", "last executed below the low watermark");
+            return self.reject(
+                out,
+                "status",
+                Rejection::Stale,
+                "last executed below the low watermark",
+            );
         }
         // Peers send STATUS every `retransmit_ms` while stuck; answers are costlier.
         if !self.may_answer(s.replica, "status", self.params.retransmit_ms / 2) {

@@ -8,6 +8,7 @@
 //! hash chain of every executed digest, and the digests must extend the requester's
 //! own chain head to the certified one.
 
+use super::rejection::Rejection;
 use crate::crypto::{Digest, Signed};
 use crate::messages::{Checkpoint, FetchState, PeerMessage, ReplicaId, Seq, StateReply};
 use crate::state_machine::chain_link;
@@ -153,7 +154,12 @@ impl Replica {
         }
         if r.last_executed >= r.seq {
             // A correct replica asks only for a checkpoint it has not reached.
-            return self.reject(out, "fetch-state", "already past the checkpoint asked for");
+            return self.reject(
+                out,
+                "fetch-state",
+                Rejection::Stale,
+                "already past the checkpoint asked for",
+            );
         }
         // A requester re-asks a peer only after trying the others (each for 2 x
         // `retransmit_ms`); each answer carries the whole signed state.
@@ -245,7 +251,7 @@ impl Replica {
                 self.install_state(r, digest, history, out)
             }
             Err(e) => {
-                self.reject(out, "state", e);
+                self.reject(out, "state", Rejection::InvalidProof, e);
                 self.ask_next_peer(out);
             }
         }

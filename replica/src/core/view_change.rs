@@ -18,6 +18,7 @@
 //! Signatures inside a VIEW-CHANGE are checked by the shell's `Verifier`; the pure
 //! functions here check what the signed messages claim.
 
+use super::rejection::Rejection;
 use crate::bugs::Bug;
 use crate::crypto::{Digest, Signed};
 use crate::messages::{
@@ -326,7 +327,7 @@ impl Replica {
         let prepares = self.counting().prepares;
         if let Err(e) = check_view_change(&m.body, self.n, self.f, self.params.log_window, prepares)
         {
-            return self.reject(out, "view-change", e);
+            return self.reject(out, "view-change", Rejection::InvalidProof, e);
         }
         if self
             .vc_msgs

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -32,6 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::{Clock, ClockSettings};
 use crate::config::{ClusterConfig, FsyncPolicy, ProtocolConfig};
+use crate::core::rejection::{valid_tag, Rejection};
 use crate::core::{Input, Replica, ReplicaStatus};
 use crate::crypto::Signed;
 use crate::error::{Error, Result};
@@ -40,6 +41,10 @@ use crate::storage::{LogEntry, Storage};
 use crate::verifier::{Verified, Verifier};
 use limits::{LimitedListener, ServerLimits};
 use node::CoreMsg;
+
+/// The HTTP header a sender may label a peer message with, for the per-tag counts in
+/// `GET /status` (the Byzantine proxy names the mutator that made the message).
+pub const TAG_HEADER: &str = "x-pbft-tag";
 
 /// Everything a replica process needs to run.
 #[derive(Debug, Clone)]
@@ -190,23 +195,46 @@ fn error(status: StatusCode, msg: impl std::fmt::Display) -> Response {
     (status, Json(json!({ "error": msg.to_string() }))).into_response()
 }
 
-async fn pbft(State(s): State<AppState>, body: axum::body::Bytes) -> Response {
+/// The label a sender put on a peer message (`x-pbft-tag`), if it is one a replica
+/// keeps (see [`crate::core::rejection`]).
+fn tag_of(headers: &HeaderMap) -> Option<String> {
+    let tag = headers.get(TAG_HEADER)?.to_str().ok()?;
+    valid_tag(tag).then(|| tag.to_string())
+}
+
+async fn pbft(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let tag = tag_of(&headers);
+    let refuse = |why: Rejection, tag: Option<String>| {
+        let core = s.core.clone();
+        async move {
+            let _ = core.send(CoreMsg::Refused { why, tag }).await;
+        }
+    };
     let msg: PeerMessage = match serde_json::from_slice(&body) {
         Ok(m) => m,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        Err(e) => {
+            refuse(Rejection::Malformed, tag).await;
+            return error(StatusCode::BAD_REQUEST, e);
+        }
     };
     let verified = match s.verifier.verify_peer(msg) {
         Ok(v) => v,
         Err(e) => {
             tracing::debug!(error = %e, "peer message rejected");
+            let why = match e {
+                Error::BadSignature { .. } => Rejection::BadSignature,
+                _ => Rejection::Malformed,
+            };
+            refuse(why, tag).await;
             return error(StatusCode::FORBIDDEN, e);
         }
     };
-    if s.core
-        .send(CoreMsg::Input(Input::Peer(verified)))
-        .await
-        .is_err()
-    {
+    let input = Input::Peer(verified);
+    let msg = match tag {
+        Some(tag) => CoreMsg::Tagged { input, tag },
+        None => CoreMsg::Input(input),
+    };
+    if s.core.send(msg).await.is_err() {
         return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     }
     StatusCode::ACCEPTED.into_response()

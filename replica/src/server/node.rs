@@ -2,6 +2,8 @@
 //! `Persist` outputs (group commit over all inputs drained at once), and only then
 //! sends messages, answers clients and records executed batches.
 
+use crate::core::rejection::{Rejection, TaggedCounts};
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +26,21 @@ use super::network::Network;
 pub enum CoreMsg {
     /// An engine input.
     Input(Input),
+    /// A peer message whose sender labelled it (`x-pbft-tag`): counted per tag.
+    Tagged {
+        /// The verified peer message.
+        input: Input,
+        /// The sender's label.
+        tag: String,
+    },
+    /// A peer message the server refused before the engine saw it (format or
+    /// signature), for the counts.
+    Refused {
+        /// Why.
+        why: Rejection,
+        /// The sender's label, if any.
+        tag: Option<String>,
+    },
     /// A client request with the channel for this replica's reply.
     Request {
         /// The verified request.
@@ -75,6 +92,9 @@ pub async fn run_core(node: Node, mut rx: mpsc::Receiver<CoreMsg>) -> Result<()>
     let mut waiters: HashMap<(ClientId, u64), Vec<oneshot::Sender<Signed<Reply>>>> = HashMap::new();
     let mut timer_at: Option<u64> = None;
     let mut batch = Vec::with_capacity(MAX_DRAIN);
+    // What the server refused, and the counts per sender tag.
+    let mut refused: BTreeMap<Rejection, u64> = BTreeMap::new();
+    let mut tagged = TaggedCounts::default();
     while rx.recv_many(&mut batch, MAX_DRAIN).await > 0 {
         let mut outputs = Vec::new();
         for msg in batch.drain(..) {
@@ -99,8 +119,31 @@ pub async fn run_core(node: Node, mut rx: mpsc::Receiver<CoreMsg>) -> Result<()>
                         .push(reply_to);
                     outputs.extend(replica.handle(Input::Request(request)));
                 }
+                CoreMsg::Tagged { input, tag } => {
+                    tagged.received(&tag);
+                    let outs = replica.handle(input);
+                    for o in &outs {
+                        if let Output::Rejected { why, .. } = o {
+                            tagged.rejected(&tag, *why);
+                        }
+                    }
+                    outputs.extend(outs);
+                }
+                CoreMsg::Refused { why, tag } => {
+                    *refused.entry(why).or_default() += 1;
+                    if let Some(tag) = tag {
+                        tagged.received(&tag);
+                        tagged.rejected(&tag, why);
+                    }
+                }
                 CoreMsg::Status(tx) => {
-                    let _ = tx.send(replica.status());
+                    let mut status = replica.status();
+                    for (why, n) in &refused {
+                        status.rejected += n;
+                        *status.rejections.entry(why.name().to_string()).or_default() += n;
+                    }
+                    status.tagged = tagged.clone();
+                    let _ = tx.send(status);
                 }
                 CoreMsg::Log(tx) => {
                     let _ = tx.send(history.clone());
@@ -141,8 +184,8 @@ pub async fn run_core(node: Node, mut rx: mpsc::Receiver<CoreMsg>) -> Result<()>
                         });
                     }
                 }
-                Output::Rejected { kind, reason } => {
-                    tracing::debug!(kind, %reason, "message rejected by the protocol");
+                Output::Rejected { kind, why, reason } => {
+                    tracing::debug!(kind, why = why.name(), %reason, "message rejected by the protocol");
                 }
             }
         }

@@ -245,7 +245,7 @@ impl Net {
                 }
                 Output::Reply { reply, .. } => self.replies.push((from, reply.clone())),
                 Output::Executed(e) => self.executed[from].push(e.clone()),
-                Output::Rejected { kind, reason } => {
+                Output::Rejected { kind, reason, .. } => {
                     self.rejections.push((from, kind, reason.clone()))
                 }
                 Output::SetTimer { at_ms } => {
