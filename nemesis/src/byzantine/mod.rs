@@ -155,11 +155,6 @@ impl Byzantine {
         }
     }
 
-    /// Whether the live primary role is in force.
-    pub fn is_live_primary(&self) -> bool {
-        matches!(self.role, Role::Primary { .. })
-    }
-
     /// Notes a replica's own message before any mutation: PRE-PREPAREs, PREPAREs,
     /// COMMITs and NEW-VIEWs show the view their sender is in (a VIEW-CHANGE only
     /// asks for one), so the newest of them is the view in force.
