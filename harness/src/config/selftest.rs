@@ -99,7 +99,7 @@ pub(crate) enum Scenario {
     StarvedBackups,
     /// The primary is isolated and, while it is, every replica is killed and restarted
     /// together: the view change happens among replicas that all restarted, with
-    /// nothing but what they persisted.
+    /// nothing but what they persisted. The cycle repeats every 10 s.
     CrashRestart,
     /// Client links replay earlier requests and duplicate others.
     ClientReplay,
@@ -209,10 +209,19 @@ impl Scenario {
                 );
             }
             Scenario::CrashRestart => {
-                out.push_str(
-                    "[[fault]]\nat = 3\nheal = 9\nkind = \"partition\"\npartition = \"primary\"\n\n\
-                     [[fault]]\nat = 3.5\nheal = 4.5\nkind = \"kill\"\ntarget = \"all\"\n",
-                );
+                // The cycle comes round every 10 s while a whole one fits: each is
+                // another chance for a restart to forget what a quorum committed.
+                let mut at = 3;
+                while at + 6 <= time_limit {
+                    out.push_str(&format!(
+                        "[[fault]]\nat = {at}\nheal = {}\nkind = \"partition\"\npartition = \"primary\"\n\n\
+                         [[fault]]\nat = {}.5\nheal = {}.5\nkind = \"kill\"\ntarget = \"all\"\n\n",
+                        at + 6,
+                        at,
+                        at + 1
+                    ));
+                    at += 10;
+                }
             }
             Scenario::ClientReplay | Scenario::LyingReplica | Scenario::QuietCas => return None,
         }
