@@ -177,7 +177,8 @@ pub struct RunSettings {
     pub byzantine_replicas: Option<String>,
     /// What Byzantine replicas do: equivocate, alternate, twin, double-vote, shift,
     /// forge-view-change, amnesia, bad-new-view, lie, withhold, censor, replay, fuzz,
-    /// fake-primary, bad-checkpoint, or all.
+    /// fake-primary, bad-checkpoint, spurious-view-change, bad-state, duplicate-request,
+    /// or all.
     #[arg(long, value_name = "LIST", default_value = "all")]
     pub byzantine_mutators: String,
     /// Allow more than f Byzantine replicas (for runs meant to be caught).

@@ -29,9 +29,15 @@ use replica::messages::{PeerMessage, Reply, Request};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// Earlier messages kept per faulty replica, for `replay` and `shift`.
 const RECENT: usize = 32;
+
+/// How far behind the first instance a twin sends (ms, drawn per message from the
+/// seed): long enough for the first PRE-PREPARE's round to start on loopback, short
+/// enough that the slot is rarely executed before the second arrives.
+const TWIN_LAG_MS: std::ops::RangeInclusive<u64> = 2..=8;
 
 /// What a faulty replica's message becomes.
 #[derive(Debug, Default)]
@@ -40,6 +46,10 @@ pub struct Outcome {
     pub send: Vec<Bytes>,
     /// The mutator that acted, if any.
     pub mutator: Option<Mutator>,
+    /// How long the proxy waits before each body after the first: a twin is a second
+    /// instance of the faulty replica, a few milliseconds behind the first, so its
+    /// PRE-PREPARE arrives while the first one's round is under way.
+    pub lag: Duration,
 }
 
 /// Who is faulty.
@@ -73,6 +83,8 @@ struct State {
     recent: BTreeMap<usize, VecDeque<Bytes>>,
     /// Digests the equivocating primary sent, per (view, seq, receiver).
     equivocated: BTreeMap<(u64, u64, usize), Digest>,
+    /// Where `spurious-view-change` called for a view already: (view, receiver).
+    spurious: BTreeSet<(u64, usize)>,
     /// Mutated messages per mutator and message type.
     counts: BTreeMap<(Mutator, &'static str), u64>,
     /// Per mutator, messages it produced that the rules let through, and dropped.
@@ -123,6 +135,7 @@ impl Byzantine {
                 seed,
                 recent: BTreeMap::new(),
                 equivocated: BTreeMap::new(),
+                spurious: BTreeSet::new(),
                 counts: BTreeMap::new(),
                 fates: BTreeMap::new(),
                 view: None,
@@ -247,6 +260,7 @@ impl Byzantine {
             return Some(Outcome {
                 send: Vec::new(),
                 mutator: Some(Mutator::Withhold),
+                lag: Duration::ZERO,
             });
         }
         let candidates: Vec<Mutator> = self
@@ -267,12 +281,18 @@ impl Byzantine {
             alternate: self.has(Mutator::Alternate),
             equivocated: &mut st.equivocated,
             earlier,
+            spurious: &mut st.spurious,
         };
         let send = mutator.apply(msg, body, &mut ctx)?;
+        let lag = match mutator {
+            Mutator::Twin => Duration::from_millis(st.rng.gen_range(TWIN_LAG_MS)),
+            _ => Duration::ZERO,
+        };
         st.count(mutator, kind);
         Some(Outcome {
             send,
             mutator: Some(mutator),
+            lag,
         })
     }
 
@@ -314,12 +334,32 @@ impl Byzantine {
             self.faulty_key(link.to, &st)?.clone()
         };
         let reply: Signed<Reply> = serde_json::from_slice(body).ok()?;
-        let lied = mutators::lie(reply.body, &key);
+        let lied = mutators::lie(reply.body, &key)?;
         self.state
             .lock()
             .expect("byzantine state poisoned")
             .count(Mutator::Lie, "reply");
         Some(Bytes::from(serde_json::to_vec(&lied).ok()?))
+    }
+
+    /// Under `lie`, a faulty replica's answer to a client's write or append, given at
+    /// once without applying or passing on the request: an acknowledgement of
+    /// something that did not happen. `None`: the request goes to the replica.
+    pub fn acknowledges_unapplied(&self, link: Link, body: &[u8]) -> Option<Bytes> {
+        if !self.has(Mutator::Lie) {
+            return None;
+        }
+        let (key, view) = {
+            let st = self.state.lock().expect("byzantine state poisoned");
+            (self.faulty_key(link.to, &st)?.clone(), st.view.unwrap_or(0))
+        };
+        let request: Signed<Request> = serde_json::from_slice(body).ok()?;
+        let ack = mutators::early_ack(&request.body, link.to, view, &key)?;
+        self.state
+            .lock()
+            .expect("byzantine state poisoned")
+            .count(Mutator::Lie, "reply");
+        Some(Bytes::from(serde_json::to_vec(&ack).ok()?))
     }
 
     /// What was mutated so far.

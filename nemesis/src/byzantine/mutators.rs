@@ -24,10 +24,12 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use replica::crypto::{Digest, Signed};
-use replica::messages::{batch_digest, PeerMessage, PrePrepare, PrePrepareMsg, Reply};
-use replica::OpResult;
+use replica::messages::{
+    batch_digest, PeerMessage, PrePrepare, PrePrepareMsg, ReplicaId, Reply, Request, ViewChange,
+};
+use replica::{OpResult, Operation};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
 /// One Byzantine behaviour.
@@ -72,6 +74,19 @@ pub enum Mutator {
     /// A CHECKPOINT that votes for a state nobody has (a made-up digest): no
     /// checkpoint may become stable on it, and the correct replicas' 2f+1 must still.
     BadCheckpoint,
+    /// A backup that calls for a view change nobody else wants: once per view and
+    /// receiver, before a COMMIT, a well-formed VIEW-CHANGE for the next view (claiming
+    /// the initial checkpoint and nothing prepared). One replica alone must not move
+    /// the view: f+1 are needed for the others to join.
+    SpuriousViewChange,
+    /// A state-transfer responder that lies: the STATE it sends a lagging replica has a
+    /// changed key (it no longer hashes to the proven checkpoint digest) or a made-up
+    /// executed digest in its history (it no longer chains to the proven state); the
+    /// receiver must refuse it (invalid proof) and fetch from another replica.
+    BadState,
+    /// A primary that proposes a client's request twice in one batch: the batch is
+    /// well-formed and signed, and every replica must execute the request once.
+    DuplicateRequest,
 }
 
 /// The message types `withhold` may drop: ones every replica sends in the normal case.
@@ -79,7 +94,7 @@ pub(crate) const WITHHOLDABLE: [&str; 2] = ["commit", "checkpoint"];
 
 impl Mutator {
     /// Every mutator.
-    pub const ALL: [Mutator; 15] = [
+    pub const ALL: [Mutator; 18] = [
         Mutator::Equivocate,
         Mutator::Alternate,
         Mutator::Twin,
@@ -95,6 +110,9 @@ impl Mutator {
         Mutator::Fuzz,
         Mutator::FakePrimary,
         Mutator::BadCheckpoint,
+        Mutator::SpuriousViewChange,
+        Mutator::BadState,
+        Mutator::DuplicateRequest,
     ];
 
     /// The mutator's name.
@@ -115,6 +133,9 @@ impl Mutator {
             Mutator::Fuzz => "fuzz",
             Mutator::FakePrimary => "fake-primary",
             Mutator::BadCheckpoint => "bad-checkpoint",
+            Mutator::SpuriousViewChange => "spurious-view-change",
+            Mutator::BadState => "bad-state",
+            Mutator::DuplicateRequest => "duplicate-request",
         }
     }
 
@@ -148,7 +169,10 @@ impl Mutator {
             | Mutator::DoubleVote
             | Mutator::ForgeViewChange
             | Mutator::Amnesia
-            | Mutator::BadNewView => 1.0,
+            | Mutator::BadNewView
+            | Mutator::SpuriousViewChange
+            | Mutator::BadState
+            | Mutator::DuplicateRequest => 1.0,
             _ => 0.5,
         }
     }
@@ -165,6 +189,9 @@ impl Mutator {
             Mutator::Replay | Mutator::Fuzz => true,
             Mutator::FakePrimary => kind == "prepare",
             Mutator::BadCheckpoint => kind == "checkpoint",
+            Mutator::SpuriousViewChange => kind == "commit",
+            Mutator::BadState => kind == "state",
+            Mutator::DuplicateRequest => kind == "pre-prepare",
             Mutator::Lie | Mutator::Withhold | Mutator::Censor => false,
         }
     }
@@ -311,6 +338,41 @@ impl Mutator {
                 m.body.state_digest = Digest::of(&ctx.rng.gen::<[u8; 8]>());
                 one(PeerMessage::Checkpoint(m), ctx.key)
             }
+            (Mutator::SpuriousViewChange, PeerMessage::Commit(m)) => {
+                let next = m.body.view.checked_add(1)?;
+                if !ctx.spurious.insert((next, ctx.receiver)) {
+                    return None;
+                }
+                let vc = ViewChange {
+                    view: next,
+                    stable_seq: 0,
+                    checkpoint_proof: Vec::new(),
+                    prepared: Vec::new(),
+                    replica: m.body.replica,
+                };
+                let vc = PeerMessage::ViewChange(Signed::sign(vc, ctx.key));
+                Some(vec![encode(&vc)?, body.clone()])
+            }
+            (Mutator::BadState, PeerMessage::State(mut m)) => {
+                let history = &mut m.body.history;
+                if !history.is_empty() && ctx.rng.gen_bool(0.5) {
+                    let k = ctx.rng.gen_range(0..history.len());
+                    history[k].1 = Digest::of(&ctx.rng.gen::<[u8; 8]>());
+                } else {
+                    let value = serde_json::json!(ctx.rng.gen::<u32>());
+                    m.body.state.apply(&Operation::Write {
+                        key: "bad-state".into(),
+                        value,
+                    });
+                }
+                one(PeerMessage::State(m), ctx.key)
+            }
+            (Mutator::DuplicateRequest, PeerMessage::PrePrepare(mut p)) => {
+                let first = p.batch.first()?.clone();
+                p.batch.push(first);
+                p.header.body.digest = batch_digest(&p.batch);
+                one(PeerMessage::PrePrepare(p), ctx.key)
+            }
             _ => None,
         }
     }
@@ -351,6 +413,8 @@ pub(crate) struct Context<'a> {
     pub(crate) equivocated: &'a mut BTreeMap<(u64, u64, usize), Digest>,
     /// An earlier message of the same faulty replica.
     pub(crate) earlier: Option<Bytes>,
+    /// The (view, receiver) pairs a spurious VIEW-CHANGE went to already.
+    pub(crate) spurious: &'a mut BTreeSet<(u64, usize)>,
 }
 
 impl Context<'_> {
@@ -456,8 +520,11 @@ fn shift(msg: PeerMessage, ctx: &mut Context<'_>) -> Option<PeerMessage> {
     })
 }
 
-/// A reply with another result, signed by the faulty replica.
-pub(crate) fn lie(mut reply: Reply, key: &SigningKey) -> Signed<Reply> {
+/// A reply with another result, signed by the faulty replica: a read returns another
+/// value, a cas says the opposite of what happened (either way). `None` for a write or
+/// an append, whose reply carries no result to change: their lie is an
+/// acknowledgement before anything was applied ([`early_ack`]).
+pub(crate) fn lie(mut reply: Reply, key: &SigningKey) -> Option<Signed<Reply>> {
     reply.result = match reply.result {
         OpResult::Read { value } => OpResult::Read {
             value: match value.as_i64() {
@@ -466,10 +533,31 @@ pub(crate) fn lie(mut reply: Reply, key: &SigningKey) -> Signed<Reply> {
             },
         },
         OpResult::Cas { ok } => OpResult::Cas { ok: !ok },
-        OpResult::Write => OpResult::Cas { ok: false },
-        OpResult::Append => OpResult::Read {
-            value: serde_json::json!([]),
-        },
+        OpResult::Write | OpResult::Append => return None,
     };
-    Signed::sign(reply, key)
+    Some(Signed::sign(reply, key))
+}
+
+/// The faulty replica's acknowledgement of a write or an append it has not applied
+/// (nor passed on): the reply of the right kind, signed, at once. `None` for reads and
+/// cas, whose lie is a changed result ([`lie`]).
+pub(crate) fn early_ack(
+    request: &Request,
+    replica: usize,
+    view: u64,
+    key: &SigningKey,
+) -> Option<Signed<Reply>> {
+    let result = match request.op {
+        Operation::Write { .. } => OpResult::Write,
+        Operation::Append { .. } => OpResult::Append,
+        Operation::Read { .. } | Operation::Cas { .. } => return None,
+    };
+    let reply = Reply {
+        view,
+        timestamp: request.timestamp,
+        client: request.client,
+        replica: replica as ReplicaId,
+        result,
+    };
+    Some(Signed::sign(reply, key))
 }

@@ -305,3 +305,195 @@ fn a_message_another_replica_signed_is_passed_on_unchanged() {
     }
     assert_eq!(b.counts().total, 0);
 }
+
+#[test]
+fn a_lying_replica_lies_on_every_operation_kind_in_replies_that_verify() {
+    use replica::messages::Reply;
+    use replica::OpResult;
+    let faulty = 1;
+    let b = Byzantine::new(
+        BTreeMap::from([(faulty, key(faulty))]),
+        vec![Mutator::Lie],
+        1,
+        3,
+    );
+    let client = SigningKey::from_bytes(&[99; 32]);
+    let request = |op: Operation| {
+        let req = Request {
+            client: 7,
+            timestamp: 42,
+            op,
+        };
+        Bytes::from(serde_json::to_vec(&Signed::sign(req, &client)).unwrap())
+    };
+    let reply = |result: OpResult| {
+        let r = Reply {
+            view: 0,
+            timestamp: 42,
+            client: 7,
+            replica: faulty as u32,
+            result,
+        };
+        Bytes::from(serde_json::to_vec(&Signed::sign(r, &key(faulty))).unwrap())
+    };
+    let verified = |body: &[u8]| {
+        let r: Signed<Reply> = serde_json::from_slice(body).expect("a reply");
+        r.verify_with(&key(faulty).verifying_key())
+            .expect("signed by the faulty replica");
+        assert_eq!((r.body.client, r.body.timestamp), (7, 42));
+        r.body.result
+    };
+    let link = Link::client(faulty);
+    // Writes and appends: acknowledged at once, the request never passed on.
+    let write = Operation::Write {
+        key: "k".into(),
+        value: serde_json::json!(5),
+    };
+    let ack = b
+        .acknowledges_unapplied(link, &request(write))
+        .expect("an early ack");
+    assert_eq!(verified(&ack), OpResult::Write);
+    let append = Operation::Append {
+        key: "k".into(),
+        value: serde_json::json!(5),
+    };
+    let ack = b
+        .acknowledges_unapplied(link, &request(append))
+        .expect("an early ack");
+    assert_eq!(verified(&ack), OpResult::Append);
+    // Reads and cas go to the replica, and their replies are changed: another value,
+    // a cas flipped either way.
+    let read = Operation::Read { key: "k".into() };
+    assert!(b.acknowledges_unapplied(link, &request(read)).is_none());
+    let lied = b.on_reply(
+        link,
+        &reply(OpResult::Read {
+            value: serde_json::json!(5),
+        }),
+    );
+    assert_eq!(
+        verified(&lied.unwrap()),
+        OpResult::Read {
+            value: serde_json::json!(6)
+        }
+    );
+    for ok in [true, false] {
+        let lied = b.on_reply(link, &reply(OpResult::Cas { ok })).unwrap();
+        assert_eq!(verified(&lied), OpResult::Cas { ok: !ok });
+    }
+    // A write's honest reply is not turned into one of another kind.
+    assert!(b.on_reply(link, &reply(OpResult::Write)).is_none());
+    // A correct replica's traffic is left alone.
+    let write = Operation::Write {
+        key: "k".into(),
+        value: serde_json::json!(5),
+    };
+    assert!(b
+        .acknowledges_unapplied(Link::client(2), &request(write))
+        .is_none());
+    assert_eq!(b.counts().total, 5);
+}
+
+#[test]
+fn a_spurious_view_change_verifies_and_does_not_move_the_view_alone() {
+    use replica::messages::Commit;
+    use replica::verifier::Verifier;
+    use replica::{ClusterConfig, Input, ProtocolConfig, Replica};
+    let keys: Vec<SigningKey> = (0..4).map(key).collect();
+    let listen: Vec<String> = (0..4).map(|i| format!("127.0.0.1:{}", 9300 + i)).collect();
+    let config = ClusterConfig::local(1, &keys, &listen, &[]);
+    let verifier = Verifier::new(&config).unwrap();
+    let b = Byzantine::new(
+        BTreeMap::from([(1, key(1))]),
+        vec![Mutator::SpuriousViewChange],
+        1,
+        5,
+    );
+    let commit = |seq| {
+        let c = Commit {
+            view: 0,
+            seq,
+            digest: batch_digest(&[]),
+            replica: 1,
+        };
+        Bytes::from(serde_json::to_vec(&PeerMessage::Commit(Signed::sign(c, &key(1)))).unwrap())
+    };
+    let outcome = b.on_peer(Link::peer(1, 2), &commit(1)).expect("acts");
+    assert_eq!(outcome.send.len(), 2, "a VIEW-CHANGE, then the COMMIT");
+    assert_eq!(outcome.send[1], commit(1));
+    let vc: PeerMessage = serde_json::from_slice(&outcome.send[0]).unwrap();
+    let PeerMessage::ViewChange(v) = &vc else {
+        panic!("{vc:?}")
+    };
+    assert_eq!((v.body.view, v.body.replica), (1, 1));
+    // Once per view and receiver.
+    assert!(b.on_peer(Link::peer(1, 2), &commit(2)).is_none());
+    assert!(b.on_peer(Link::peer(1, 3), &commit(2)).is_some());
+    let mut receiver = Replica::new(2, 4, ProtocolConfig::default(), key(2));
+    let verified = verifier.verify_peer(vc).expect("well signed");
+    let out = receiver.handle(Input::Peer(verified));
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, replica::Output::Rejected { .. })),
+        "a well-formed VIEW-CHANGE is accepted: {out:?}"
+    );
+    assert_eq!(receiver.view(), 0, "one replica alone moved the view");
+    assert!(receiver.status().view_active, "{:?}", receiver.status());
+}
+
+#[test]
+fn a_duplicated_request_and_a_bad_state_verify_and_carry_their_lie() {
+    use replica::messages::StateReply;
+    use replica::state_machine::KvStore;
+    use replica::verifier::Verifier;
+    use replica::ClusterConfig;
+    let keys: Vec<SigningKey> = (0..4).map(key).collect();
+    let listen: Vec<String> = (0..4).map(|i| format!("127.0.0.1:{}", 9400 + i)).collect();
+    let client = (7, SigningKey::from_bytes(&[99; 32]));
+    let config = ClusterConfig::local(1, &keys, &listen, std::slice::from_ref(&client));
+    let verifier = Verifier::new(&config).unwrap();
+    let b = Byzantine::new(
+        BTreeMap::from([(0, key(0))]),
+        vec![Mutator::DuplicateRequest],
+        1,
+        6,
+    );
+    let outcome = b
+        .on_peer(Link::peer(0, 1), &Bytes::from(pre_prepare(0, 0, 1)))
+        .expect("acts");
+    let msg: PeerMessage = serde_json::from_slice(&outcome.send[0]).unwrap();
+    let PeerMessage::PrePrepare(p) = &msg else {
+        panic!("{msg:?}")
+    };
+    assert_eq!(p.batch.len(), 2);
+    assert_eq!(p.batch[0], p.batch[1], "the same request twice");
+    verifier
+        .verify_peer(msg)
+        .expect("well signed, digest matching");
+
+    let b = Byzantine::new(BTreeMap::from([(1, key(1))]), vec![Mutator::BadState], 1, 6);
+    let honest = StateReply {
+        seq: 0,
+        state: KvStore::new(),
+        proof: Vec::new(),
+        history: vec![(1, batch_digest(&[]))],
+        replica: 1,
+    };
+    let body = PeerMessage::State(Box::new(Signed::sign(honest.clone(), &key(1))));
+    let body = Bytes::from(serde_json::to_vec(&body).unwrap());
+    let (mut changed_state, mut changed_history) = (false, false);
+    for _ in 0..16 {
+        let outcome = b.on_peer(Link::peer(1, 2), &body).expect("acts");
+        let msg: PeerMessage = serde_json::from_slice(&outcome.send[0]).unwrap();
+        let PeerMessage::State(s) = &msg else {
+            panic!("{msg:?}")
+        };
+        changed_state |= s.body.state.digest() != honest.state.digest();
+        changed_history |= s.body.history != honest.history;
+        verifier.verify_peer(msg).expect("well signed");
+    }
+    assert!(
+        changed_state && changed_history,
+        "both lies told in 16 tries"
+    );
+}

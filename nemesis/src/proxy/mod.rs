@@ -316,6 +316,7 @@ async fn handle(shared: Arc<Shared>, link: Link, is_request: bool, body: Bytes) 
     };
     let msg = decode(&body);
     let mut sent = vec![(body, msg, None)];
+    let mut lag = Duration::ZERO;
     if let Some(b) = &byzantine {
         let (body, msg, _) = &sent[0];
         // A censored client's requests (and relays of them) never reach a faulty replica.
@@ -330,6 +331,13 @@ async fn handle(shared: Arc<Shared>, link: Link, is_request: bool, body: Bytes) 
                 Answer::status(StatusCode::ACCEPTED)
             };
         }
+        // A lying replica acknowledges a client's write or append it never applied.
+        if is_request {
+            if let Some(ack) = b.acknowledges_unapplied(link, body) {
+                shared.counters.count(link, msg.kind, Verdict::Drop);
+                return Answer::json(StatusCode::OK, ack);
+            }
+        }
         // A faulty replica's own message, as its mutators rewrite it.
         if !is_request {
             b.observe(msg);
@@ -339,6 +347,7 @@ async fn handle(shared: Arc<Shared>, link: Link, is_request: bool, body: Bytes) 
                     shared.counters.count(link, msg.kind, Verdict::Drop);
                     return Answer::status(StatusCode::ACCEPTED);
                 }
+                lag = outcome.lag;
                 sent = outcome
                     .send
                     .into_iter()
@@ -351,7 +360,10 @@ async fn handle(shared: Arc<Shared>, link: Link, is_request: bool, body: Bytes) 
         }
     }
     let mut answer = None;
-    for (body, msg, mutator) in sent {
+    for (i, (body, msg, mutator)) in sent.into_iter().enumerate() {
+        if i > 0 && !lag.is_zero() {
+            tokio::time::sleep(lag).await;
+        }
         let verdict = {
             let rules = shared.rules.lock().expect("rule table poisoned");
             let mut rng = shared.rng.lock().expect("proxy rng poisoned");
