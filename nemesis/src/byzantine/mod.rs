@@ -85,6 +85,9 @@ struct State {
     equivocated: BTreeMap<(u64, u64, usize), Digest>,
     /// Where `spurious-view-change` called for a view already: (view, receiver).
     spurious: BTreeSet<(u64, usize)>,
+    /// Under the live primary role, the replica that lied to each client's newest
+    /// request: (timestamp, replica) per client (see [`State::may_lie`]).
+    liars: BTreeMap<u64, (u64, usize)>,
     /// Mutated messages per mutator and message type.
     counts: BTreeMap<(Mutator, &'static str), u64>,
     /// Per mutator, messages it produced that the rules let through, and dropped.
@@ -136,6 +139,7 @@ impl Byzantine {
                 recent: BTreeMap::new(),
                 equivocated: BTreeMap::new(),
                 spurious: BTreeSet::new(),
+                liars: BTreeMap::new(),
                 counts: BTreeMap::new(),
                 fates: BTreeMap::new(),
                 view: None,
@@ -329,16 +333,15 @@ impl Byzantine {
         if !self.has(Mutator::Lie) {
             return None;
         }
-        let key = {
-            let st = self.state.lock().expect("byzantine state poisoned");
-            self.faulty_key(link.to, &st)?.clone()
-        };
         let reply: Signed<Reply> = serde_json::from_slice(body).ok()?;
+        let (client, timestamp) = (reply.body.client, reply.body.timestamp);
+        let mut st = self.state.lock().expect("byzantine state poisoned");
+        let key = self.faulty_key(link.to, &st)?.clone();
+        if !st.may_lie(self.role, client, timestamp, link.to) {
+            return None;
+        }
         let lied = mutators::lie(reply.body, &key)?;
-        self.state
-            .lock()
-            .expect("byzantine state poisoned")
-            .count(Mutator::Lie, "reply");
+        st.count(Mutator::Lie, "reply");
         Some(Bytes::from(serde_json::to_vec(&lied).ok()?))
     }
 
@@ -349,16 +352,16 @@ impl Byzantine {
         if !self.has(Mutator::Lie) {
             return None;
         }
-        let (key, view) = {
-            let st = self.state.lock().expect("byzantine state poisoned");
-            (self.faulty_key(link.to, &st)?.clone(), st.view.unwrap_or(0))
-        };
         let request: Signed<Request> = serde_json::from_slice(body).ok()?;
+        let (client, timestamp) = (request.body.client, request.body.timestamp);
+        let mut st = self.state.lock().expect("byzantine state poisoned");
+        let key = self.faulty_key(link.to, &st)?.clone();
+        let view = st.view.unwrap_or(0);
         let ack = mutators::early_ack(&request.body, link.to, view, &key)?;
-        self.state
-            .lock()
-            .expect("byzantine state poisoned")
-            .count(Mutator::Lie, "reply");
+        if !st.may_lie(self.role, client, timestamp, link.to) {
+            return None;
+        }
+        st.count(Mutator::Lie, "reply");
         Some(Bytes::from(serde_json::to_vec(&ack).ok()?))
     }
 
@@ -386,6 +389,25 @@ impl State {
     fn primary(&self, n: usize) -> usize {
         self.view
             .map_or(self.primary_at_start, |v| (v % n as u64) as usize)
+    }
+
+    /// Whether `replica` may lie to `client` about its request `timestamp`. Under the
+    /// live primary role the faulty replica moves with the view: two primaries in turn
+    /// lying about one request would be two faulty replicas to that client, more than
+    /// f, so only the first one to lie about a request does. Fixed faulty replicas
+    /// always may (f+1 of them lying together is a run meant to be caught).
+    fn may_lie(&mut self, role: Role, client: u64, timestamp: u64, replica: usize) -> bool {
+        if role == Role::Fixed {
+            return true;
+        }
+        match self.liars.get(&client) {
+            Some(&(t, r)) if t == timestamp => r == replica,
+            Some(&(t, _)) if t > timestamp => false,
+            _ => {
+                self.liars.insert(client, (timestamp, replica));
+                true
+            }
+        }
     }
 
     fn count(&mut self, m: Mutator, kind: &'static str) {

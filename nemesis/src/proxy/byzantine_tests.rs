@@ -497,3 +497,40 @@ fn a_duplicated_request_and_a_bad_state_verify_and_carry_their_lie() {
         "both lies told in 16 tries"
     );
 }
+
+#[test]
+fn a_live_byzantine_primary_lies_about_a_request_only_once_across_views() {
+    // Two primaries in turn lying about one request would be two faulty replicas to
+    // that client (f+1 matching lies): only the first to lie about it does.
+    let every_key: BTreeMap<usize, SigningKey> = (0..4).map(|i| (i, key(i))).collect();
+    let b = Byzantine::new(every_key, vec![Mutator::Lie], 1, 9).as_live_primary(4, 0);
+    let client = SigningKey::from_bytes(&[99; 32]);
+    let write = |timestamp| {
+        let req = Request {
+            client: 7,
+            timestamp,
+            op: Operation::Write {
+                key: "k".into(),
+                value: serde_json::json!(1),
+            },
+        };
+        Bytes::from(serde_json::to_vec(&Signed::sign(req, &client)).unwrap())
+    };
+    assert!(b
+        .acknowledges_unapplied(Link::client(0), &write(1))
+        .is_some());
+    // The view moves on: replica 1 leads, and is the faulty one now.
+    let view_1 = Bytes::from(pre_prepare(1, 1, 2));
+    b.observe(&crate::message::Message::peer(Link::peer(1, 2), &view_1));
+    assert!(
+        b.acknowledges_unapplied(Link::client(1), &write(1))
+            .is_none(),
+        "a second replica lied about request 1"
+    );
+    assert!(b
+        .acknowledges_unapplied(Link::client(1), &write(2))
+        .is_some());
+    assert!(b
+        .acknowledges_unapplied(Link::client(0), &write(2))
+        .is_none());
+}
