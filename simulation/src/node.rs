@@ -1,0 +1,81 @@
+//! One simulated replica process: the real sans-IO engine, what it persisted, what it
+//! executed (its `GET /log`), the client requests waiting for its reply, and whether
+//! the process is running, paused (SIGSTOP: messages wait) or killed.
+
+use crate::disk::Disk;
+use ed25519_dalek::SigningKey;
+use replica::core::record::LogEntry;
+use replica::{ProtocolConfig, Replica};
+use std::collections::{BTreeSet, VecDeque};
+
+/// Whether a replica process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Liveness {
+    /// Running.
+    Up,
+    /// Stopped (SIGSTOP): what arrives waits in its inbox.
+    Paused,
+    /// Killed (SIGKILL): what arrives is lost; memory is gone, the disk stays.
+    Down,
+}
+
+/// One replica process.
+#[derive(Debug)]
+pub struct Node<E> {
+    /// The protocol engine.
+    pub engine: Replica,
+    /// What it persisted.
+    pub disk: Disk,
+    /// What it executed, in order (kept across restarts up to what it recovers).
+    pub executed: Vec<LogEntry>,
+    /// Running, paused or killed.
+    pub liveness: Liveness,
+    /// Events that arrived while paused, in arrival order.
+    pub inbox: VecDeque<E>,
+    /// Client requests `(client, timestamp)` posted here and not yet answered.
+    pub waiters: BTreeSet<(u64, u64)>,
+    /// Its signing key.
+    pub key: SigningKey,
+    /// Times it was killed.
+    pub kills: u64,
+}
+
+impl<E> Node<E> {
+    /// A fresh replica `id` of `n`.
+    pub fn new(id: usize, n: usize, params: ProtocolConfig, key: SigningKey) -> Node<E> {
+        Node {
+            engine: Replica::new(id as u32, n, params, key.clone()),
+            disk: Disk::default(),
+            executed: Vec::new(),
+            liveness: Liveness::Up,
+            inbox: VecDeque::new(),
+            waiters: BTreeSet::new(),
+            key,
+            kills: 0,
+        }
+    }
+
+    /// SIGKILL: everything in memory is lost.
+    pub fn kill(&mut self) {
+        self.liveness = Liveness::Down;
+        self.inbox.clear();
+        self.waiters.clear();
+        self.kills += 1;
+    }
+
+    /// Restart after a kill: the engine recovers from the disk alone. The executed log
+    /// keeps what the recovered replica has executed.
+    pub fn restart(&mut self, id: usize, n: usize, params: ProtocolConfig) {
+        self.engine = Replica::recover(
+            id as u32,
+            n,
+            params,
+            self.key.clone(),
+            self.disk.snapshot.clone(),
+            self.disk.records.clone(),
+        );
+        let last = self.engine.last_executed();
+        self.executed.retain(|e| e.seq <= last);
+        self.liveness = Liveness::Up;
+    }
+}

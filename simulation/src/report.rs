@@ -1,0 +1,80 @@
+//! What one simulation came to: the trace hash, the verdicts, the history.
+
+use crate::history::History;
+use checker::oracles::OracleResult;
+use checker::Verdict;
+use std::collections::BTreeSet;
+
+/// Client operations by outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpCounts {
+    /// Invoked.
+    pub invoked: u64,
+    /// Completed and took effect.
+    pub ok: u64,
+    /// Definitely did not take effect.
+    pub fail: u64,
+    /// Outcome unknown (timed out).
+    pub info: u64,
+}
+
+/// The result of one simulation.
+#[derive(Clone, Debug)]
+pub struct SimReport {
+    /// The seed.
+    pub seed: u64,
+    /// SHA-256 over the event trace (hex): same seed and build, same hash.
+    pub trace_hash: String,
+    /// Events in the trace.
+    pub events: u64,
+    /// Virtual time simulated (ms).
+    pub simulated_ms: u64,
+    /// The worst of the oracles' verdicts.
+    pub verdict: Verdict,
+    /// Each oracle's verdict and evidence.
+    pub oracles: Vec<OracleResult>,
+    /// Client operations by outcome.
+    pub ops: OpCounts,
+    /// View changes per replica (its `/status` count at the end).
+    pub view_changes: Vec<u64>,
+    /// Each replica's last executed sequence number at the end.
+    pub last_executed: Vec<u64>,
+    /// Replicas a Byzantine mutator acted for (not judged by the BFT oracles).
+    pub byzantine: BTreeSet<usize>,
+    /// Faults of the schedule the simulator does not carry out yet, and why.
+    pub skipped: Vec<String>,
+    /// Messages the engines rejected.
+    pub rejected: u64,
+    /// Messages that did not decode or verify at their receiver.
+    pub undecodable: u64,
+    /// The history, in the format a real run writes.
+    pub history: History,
+}
+
+impl SimReport {
+    /// The verdict of the oracle called `name`.
+    pub fn oracle(&self, name: &str) -> Option<&OracleResult> {
+        self.oracles.iter().find(|o| o.name == name)
+    }
+
+    /// One line: seed, verdict, each oracle, operations, trace hash.
+    pub fn summary(&self) -> String {
+        let oracles: Vec<String> = self
+            .oracles
+            .iter()
+            .map(|o| format!("{} {:?}", o.name, o.verdict).to_lowercase())
+            .collect();
+        format!(
+            "seed {}: {:?}; {}; ops ok {} fail {} info {}; {} events in {} ms; trace {}",
+            self.seed,
+            self.verdict,
+            oracles.join(", "),
+            self.ops.ok,
+            self.ops.fail,
+            self.ops.info,
+            self.events,
+            self.simulated_ms,
+            &self.trace_hash[..16.min(self.trace_hash.len())]
+        )
+    }
+}
