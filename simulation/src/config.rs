@@ -30,6 +30,9 @@ pub struct SimConfig {
     pub recovery_ms: u64,
     /// How long the final reads may take before the run ends anyway.
     pub final_reads_ms: u64,
+    /// After the final reads: how long the replicas get to converge (the bound of the
+    /// convergence oracle).
+    pub settle_ms: u64,
     /// The faults, in the nemesis's vocabulary.
     pub schedule: Schedule,
     /// One-way network latency between any two endpoints: uniform in this range (µs).
@@ -62,6 +65,7 @@ impl SimConfig {
             time_limit_ms: 20_000,
             recovery_ms: 3_000,
             final_reads_ms: 10_000,
+            settle_ms: 2_000,
             schedule: Schedule::none(),
             latency_us: (200, 2_000),
             tick_ms: 5,

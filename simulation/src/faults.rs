@@ -33,6 +33,7 @@ pub enum Applied {
 
 impl Simulation {
     fn nemesis_event(&mut self, f: &str, value: serde_json::Value) {
+        tracing::debug!(at_ms = self.now / 1_000_000, action = f, %value, "nemesis");
         let bytes = value.to_string();
         self.trace
             .record(self.now, NEMESIS, NEMESIS, f, bytes.as_bytes());

@@ -1,12 +1,12 @@
 //! The oracles, the checker's own code: linearizability of the history against the
 //! workload's model, and agreement, validity and exactly-once over the executed logs of
 //! the correct replicas (those whose messages no Byzantine mutator touched), and the
-//! liveness of the final reads.
+//! liveness of the final reads and the convergence of every replica after them.
 
 use checker::history::pair;
 use checker::oracles::{
-    agreement, exactly_once, final_reads, validity, ExecutedEntry, ExecutedRequest, OracleResult,
-    ReplicaLog,
+    agreement, convergence, exactly_once, final_reads, validity, ExecutedEntry, ExecutedRequest,
+    OracleResult, ReplicaLog, ReplicaState,
 };
 use checker::{check_kind, CheckOptions, Op, Verdict};
 use replica::core::record::LogEntry;
@@ -31,6 +31,10 @@ pub struct Evidence<'a> {
     pub final_reads_from: Option<u64>,
     /// The linearizability check's time budget.
     pub check_timeout: Duration,
+    /// Where each replica stood at the end (every replica, as a real run's `/status`).
+    pub states: &'a [Option<ReplicaState>],
+    /// How long the replicas were given to converge, and the bound (seconds).
+    pub settle: (f64, f64),
 }
 
 /// A replica's executed log as `GET /log` shows it.
@@ -74,6 +78,18 @@ impl Evidence<'_> {
         out.push(match self.final_reads_from {
             Some(from) => final_reads(self.ops, from),
             None => OracleResult::unknown("liveness", "the run ended before the final reads"),
+        });
+        // Convergence judges every replica, as in a real run: a Byzantine replica's
+        // engine is the correct one, only its messages were rewritten on the wire.
+        let all: Vec<ReplicaLog> = self
+            .logs
+            .iter()
+            .enumerate()
+            .map(|(i, e)| replica_log(i, e))
+            .collect();
+        out.push(match self.final_reads_from {
+            Some(_) => convergence(self.states, &all, self.settle.0, self.settle.1),
+            None => OracleResult::unknown("convergence", "the run ended before the final reads"),
         });
         out
     }

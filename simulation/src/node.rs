@@ -26,7 +26,7 @@ pub struct Node<E> {
     pub engine: Replica,
     /// What it persisted.
     pub disk: Disk,
-    /// What it executed, in order (kept across restarts up to what it recovers).
+    /// What it executed, in order (its `GET /log`, kept across restarts).
     pub executed: Vec<LogEntry>,
     /// Running, paused or killed.
     pub liveness: Liveness,
@@ -64,7 +64,9 @@ impl<E> Node<E> {
     }
 
     /// Restart after a kill: the engine recovers from the disk alone. The executed log
-    /// keeps what the recovered replica has executed.
+    /// is what the storage layer reads back from its `history.jsonl` (every entry, but
+    /// one whose sequence number does not rise is skipped), and later executions are
+    /// appended to it, as the server does.
     pub fn restart(&mut self, id: usize, n: usize, params: ProtocolConfig) {
         self.engine = Replica::recover(
             id as u32,
@@ -74,8 +76,13 @@ impl<E> Node<E> {
             self.disk.snapshot.clone(),
             self.disk.records.clone(),
         );
-        let last = self.engine.last_executed();
-        self.executed.retain(|e| e.seq <= last);
+        let mut read_back: Vec<LogEntry> = Vec::with_capacity(self.executed.len());
+        for e in self.executed.drain(..) {
+            if !matches!(read_back.last(), Some(l) if l.seq >= e.seq) {
+                read_back.push(e);
+            }
+        }
+        self.executed = read_back;
         self.liveness = Liveness::Up;
     }
 }

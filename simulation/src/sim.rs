@@ -16,7 +16,7 @@ use crate::queue::EventQueue;
 use crate::report::{OpCounts, SimReport};
 use crate::trace::{client_code, replica_code, Trace, NEMESIS};
 use bytes::Bytes;
-use checker::oracles::{worst, ExecutedRequest};
+use checker::oracles::{worst, ExecutedRequest, ReplicaState};
 use checker::OpType;
 use ed25519_dalek::SigningKey;
 use nemesis::{Byzantine, Link};
@@ -241,20 +241,41 @@ impl Simulation {
         ms(c.time_limit_ms + c.recovery_ms + c.final_reads_ms)
     }
 
-    /// Runs to the end and judges the run.
+    /// Runs to the end and judges the run: the workload, the heal and recovery, the
+    /// final reads, then at most `settle_ms` for the replicas to converge.
     pub fn run(mut self) -> SimReport {
         let end = self.end_ns();
-        while let Some((at, event)) = self.queue.pop() {
-            if at > end {
-                break;
+        self.run_until(end, Simulation::finished);
+        let settle_from = self.now;
+        let settle_end = self.now + ms(self.config.settle_ms);
+        self.run_until(settle_end, Simulation::converged);
+        let waited_ns = self.now - settle_from;
+        self.report(waited_ns)
+    }
+
+    /// Handles events due up to `end` (ns), until `done` holds.
+    fn run_until(&mut self, end: u64, done: fn(&Simulation) -> bool) {
+        while !done(self) {
+            match self.queue.peek_time() {
+                Some(at) if at <= end => {}
+                _ => break,
             }
+            let Some((at, event)) = self.queue.pop() else {
+                break;
+            };
             self.now = at;
             self.handle(event);
-            if self.finished() {
-                break;
-            }
         }
-        self.report()
+    }
+
+    /// Every replica runs and has executed as far as any other.
+    fn converged(&self) -> bool {
+        let last: BTreeSet<u64> = self
+            .nodes
+            .iter()
+            .map(|n| n.engine.last_executed())
+            .collect();
+        last.len() == 1 && self.nodes.iter().all(|n| n.liveness == Liveness::Up)
     }
 
     /// The final reads are done and no client waits for anything.
@@ -374,6 +395,19 @@ impl Simulation {
     }
 
     fn deliver_peer(&mut self, from: usize, to: usize, body: &Bytes) {
+        // A faulty replica that censors a client ignores relays of its requests too.
+        if let Some(b) = &self.byzantine {
+            if b.censors(Link::peer(from, to), false, body) {
+                self.trace.record(
+                    self.now,
+                    replica_code(from),
+                    replica_code(to),
+                    "censored",
+                    body,
+                );
+                return;
+            }
+        }
         let verified = self.verify(body);
         let kind = verified.as_ref().map_or("refused", |v| v.get().kind());
         self.trace
@@ -602,8 +636,21 @@ impl Simulation {
         }
     }
 
-    fn report(self) -> SimReport {
+    fn report(self, waited_ns: u64) -> SimReport {
         let logs: Vec<_> = self.nodes.iter().map(|n| n.executed.clone()).collect();
+        let states: Vec<Option<ReplicaState>> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                let s = n.engine.status();
+                Some(ReplicaState {
+                    last_executed: s.last_executed,
+                    state_digest: s.state_digest,
+                    stable_checkpoint: s.stable_checkpoint,
+                    stable_digest: s.stable_digest,
+                })
+            })
+            .collect();
         let evidence = Evidence {
             ops: self.history.ops(),
             logs: &logs,
@@ -612,6 +659,8 @@ impl Simulation {
             workload: &self.config.workload,
             final_reads_from: self.final_reads_from,
             check_timeout: Duration::from_secs(30),
+            states: &states,
+            settle: (waited_ns as f64 / 1e9, self.config.settle_ms as f64 / 1e3),
         };
         let oracles = evidence.oracles();
         let verdict = worst(oracles.iter().map(|o| o.verdict));
