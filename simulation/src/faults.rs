@@ -1,14 +1,16 @@
 //! Carrying out the nemesis's faults in the simulation: each window of a
 //! [`nemesis::Schedule`] starts and is healed at its virtual times, with the nemesis's
 //! own target and topology resolution, and is recorded in the history as a real run
-//! records it. Clock faults are not simulated yet: they are recorded as skipped.
+//! records it. Clock faults set the targets' simulated clocks (offset, rate, a strobe
+//! flipping the offset every period), as `POST /clock` sets a real replica's.
 
 use crate::node::Liveness;
 use crate::sim::{Event, Simulation};
 use crate::trace::NEMESIS;
 use nemesis::byzantine::Mutator;
 use nemesis::partition::cut_clients;
-use nemesis::{Byzantine, Fault, Faulty};
+use nemesis::{Byzantine, ClockFault, Fault, Faulty};
+use replica::clock::ClockSettings;
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -27,8 +29,8 @@ pub enum Applied {
     Rolling,
     /// Byzantine replicas.
     Byzantine,
-    /// Not simulated.
-    Skipped,
+    /// These replicas' clocks were skewed.
+    Clock(Vec<usize>),
 }
 
 impl Simulation {
@@ -91,14 +93,43 @@ impl Simulation {
                 Applied::Rolling
             }
             Fault::Clock { target, fault } => {
-                let why = format!(
-                    "clock fault {fault:?} on {} at {} ms: clock faults are not simulated yet",
-                    target.name(),
-                    window.start_ms
-                );
-                self.skipped.push(why.clone());
-                self.nemesis_event("clock", json!({"skipped": why}));
-                Applied::Skipped
+                let nodes = target.resolve(n, primary, &mut self.targets);
+                let set = |sim: &mut Simulation, settings: ClockSettings| {
+                    for &i in &nodes {
+                        let now = sim.now;
+                        sim.nodes[i].clock.set(now, settings);
+                    }
+                };
+                match *fault {
+                    ClockFault::Bump { delta_ms } => {
+                        set(
+                            self,
+                            ClockSettings {
+                                offset_ms: delta_ms,
+                                rate: 1.0,
+                            },
+                        );
+                        self.nemesis_event(
+                            "bump-clock",
+                            json!({"nodes": nodes, "delta_ms": delta_ms}),
+                        );
+                    }
+                    ClockFault::Rate { rate } => {
+                        set(self, ClockSettings { offset_ms: 0, rate });
+                        self.nemesis_event("rate-clock", json!({"nodes": nodes, "rate": rate}));
+                    }
+                    ClockFault::Strobe {
+                        delta_ms,
+                        period_ms,
+                    } => {
+                        self.nemesis_event(
+                            "strobe-clock",
+                            json!({"nodes": nodes, "delta_ms": delta_ms, "period_ms": period_ms}),
+                        );
+                        self.strobe(w, nodes.clone(), delta_ms, period_ms.max(1), true);
+                    }
+                }
+                Applied::Clock(nodes)
             }
             Fault::Byzantine { faulty, mutators } => {
                 let keys = |nodes: &[usize], sim: &Simulation| -> BTreeMap<usize, _> {
@@ -171,8 +202,47 @@ impl Simulation {
                 self.byzantine = None;
                 self.nemesis_event("stop-byzantine", json!(null));
             }
-            Applied::Skipped => {}
+            Applied::Clock(nodes) => {
+                for &i in &nodes {
+                    let now = self.now;
+                    self.nodes[i].clock.set(now, ClockSettings::default());
+                }
+                self.nemesis_event("reset-clock", json!({"nodes": nodes}));
+            }
         }
+    }
+
+    /// One flip of a strobe: the offset goes to `delta_ms` (`on`) or back to 0, and the
+    /// next flip is due a period later (it does nothing once window `w` is healed).
+    pub(crate) fn strobe(
+        &mut self,
+        w: usize,
+        nodes: Vec<usize>,
+        delta_ms: i64,
+        period_ms: u64,
+        on: bool,
+    ) {
+        let offset_ms = if on { delta_ms } else { 0 };
+        for &i in &nodes {
+            let now = self.now;
+            self.nodes[i].clock.set(
+                now,
+                ClockSettings {
+                    offset_ms,
+                    rate: 1.0,
+                },
+            );
+        }
+        self.queue.push(
+            self.now + period_ms * 1_000_000,
+            Event::Strobe {
+                w,
+                nodes,
+                delta_ms,
+                period_ms,
+                on: !on,
+            },
+        );
     }
 
     /// Heals every fault in force (the end of the workload phase).

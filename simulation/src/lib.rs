@@ -19,6 +19,7 @@
 //! - [`node`]: one replica process (engine, disk, executed log, liveness).
 //! - [`disk`]: what a replica persisted, for restarts.
 //! - [`client`]: one client worker slot.
+//! - [`clock`]: a replica's injectable clock under virtual time.
 //! - [`history`]: the recorded history (the `checker` op format).
 //! - [`judge`]: the oracles.
 //! - [`queue`]: the event queue.
@@ -32,6 +33,7 @@
 //! function of the bytes), which keeps signature checks from dominating.
 
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod disk;
 pub mod error;

@@ -38,6 +38,8 @@ pub struct Node<E> {
     pub key: SigningKey,
     /// Times it was killed.
     pub kills: u64,
+    /// Its injectable clock (survives restarts: it is the machine's).
+    pub clock: crate::clock::SimClock,
 }
 
 impl<E> Node<E> {
@@ -52,6 +54,7 @@ impl<E> Node<E> {
             waiters: BTreeSet::new(),
             key,
             kills: 0,
+            clock: crate::clock::SimClock::default(),
         }
     }
 

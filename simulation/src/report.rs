@@ -41,7 +41,8 @@ pub struct SimReport {
     pub last_executed: Vec<u64>,
     /// Replicas a Byzantine mutator acted for (not judged by the BFT oracles).
     pub byzantine: BTreeSet<usize>,
-    /// Faults of the schedule the simulator does not carry out yet, and why.
+    /// Faults of the schedule the simulator did not carry out, and why (none today:
+    /// every fault of a schedule is simulated).
     pub skipped: Vec<String>,
     /// Messages the engines rejected.
     pub rejected: u64,

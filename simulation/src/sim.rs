@@ -79,6 +79,14 @@ pub(crate) enum Event {
     Kill(usize),
     /// A killed replica restarts.
     Restart(usize),
+    /// Clock fault window `w` flips its strobe's offset on `nodes`; `on`: to the delta.
+    Strobe {
+        w: usize,
+        nodes: Vec<usize>,
+        delta_ms: i64,
+        period_ms: u64,
+        on: bool,
+    },
     /// The workload phase ends: everything is healed.
     EndWorkload,
     /// The final reads start.
@@ -308,7 +316,7 @@ impl Simulation {
                 self.queue
                     .push(self.now + ms(self.config.tick_ms), Event::Tick { replica });
                 if self.nodes[replica].liveness == Liveness::Up {
-                    let now_ms = self.now / 1_000_000;
+                    let now_ms = self.nodes[replica].clock.now_ms(self.now);
                     self.step(replica, Input::Tick { now_ms });
                 }
             }
@@ -340,6 +348,17 @@ impl Simulation {
             Event::FaultStop(w) => self.stop_fault(w),
             Event::Kill(i) => self.kill(i),
             Event::Restart(i) => self.restart(i),
+            Event::Strobe {
+                w,
+                nodes,
+                delta_ms,
+                period_ms,
+                on,
+            } => {
+                if matches!(self.active.get(&w), Some(crate::faults::Applied::Clock(_))) {
+                    self.strobe(w, nodes, delta_ms, period_ms, on);
+                }
+            }
             Event::EndWorkload => {
                 self.phase = Phase::Recovery;
                 self.heal_all();
