@@ -25,6 +25,7 @@
 //! - [`queue`]: the event queue.
 //! - [`trace`]: the trace hash.
 //! - [`report`]: what a run came to.
+//! - [`requests`]: the clients' side of the event loop.
 //! - [`scope`]: small-scope random schedules.
 //!
 //! Every random choice draws from the seed on its own ChaCha stream
@@ -44,6 +45,7 @@ pub mod network;
 pub mod node;
 pub mod queue;
 pub mod report;
+pub mod requests;
 pub mod scope;
 pub mod sim;
 pub mod trace;

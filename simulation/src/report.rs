@@ -1,9 +1,14 @@
 //! What one simulation came to: the trace hash, the verdicts, the history.
 
 use crate::history::History;
+use crate::judge::Evidence;
+use crate::sim::Simulation;
 use checker::oracles::OracleResult;
+use checker::oracles::{worst, ReplicaState};
+use checker::OpType;
 use checker::Verdict;
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 /// Client operations by outcome.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -77,5 +82,73 @@ impl SimReport {
             self.simulated_ms,
             &self.trace_hash[..16.min(self.trace_hash.len())]
         )
+    }
+}
+
+impl Simulation {
+    pub(crate) fn report(self, waited_ns: u64) -> SimReport {
+        let logs: Vec<_> = self.nodes.iter().map(|n| n.executed.clone()).collect();
+        let states: Vec<Option<ReplicaState>> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                let s = n.engine.status();
+                Some(ReplicaState {
+                    last_executed: s.last_executed,
+                    state_digest: s.state_digest,
+                    stable_checkpoint: s.stable_checkpoint,
+                    stable_digest: s.stable_digest,
+                })
+            })
+            .collect();
+        let evidence = Evidence {
+            ops: self.history.ops(),
+            logs: &logs,
+            byzantine: &self.byzantine_acted,
+            invoked: &self.invoked,
+            workload: &self.config.workload,
+            final_reads_from: self.final_reads_from,
+            check_timeout: Duration::from_secs(30),
+            states: &states,
+            settle: (waited_ns as f64 / 1e9, self.config.settle_ms as f64 / 1e3),
+        };
+        let oracles = evidence.oracles();
+        let verdict = worst(oracles.iter().map(|o| o.verdict));
+        let mut ops = OpCounts::default();
+        for op in self.history.ops() {
+            if op.process == checker::Process::Nemesis {
+                continue;
+            }
+            match op.kind {
+                OpType::Invoke => ops.invoked += 1,
+                OpType::Ok => ops.ok += 1,
+                OpType::Fail => ops.fail += 1,
+                OpType::Info => ops.info += 1,
+            }
+        }
+        SimReport {
+            seed: self.config.seed,
+            trace_hash: self.trace.hash_hex(),
+            events: self.trace.events(),
+            simulated_ms: self.now / 1_000_000,
+            verdict,
+            oracles,
+            ops,
+            view_changes: self
+                .nodes
+                .iter()
+                .map(|n| n.engine.status().view_changes)
+                .collect(),
+            last_executed: self
+                .nodes
+                .iter()
+                .map(|n| n.engine.last_executed())
+                .collect(),
+            byzantine: self.byzantine_acted,
+            skipped: self.skipped,
+            rejected: self.rejected,
+            undecodable: self.undecodable,
+            history: self.history,
+        }
     }
 }

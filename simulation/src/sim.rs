@@ -9,15 +9,13 @@ use crate::client::SimClient;
 use crate::config::SimConfig;
 use crate::error::Result;
 use crate::history::History;
-use crate::judge::Evidence;
 use crate::network::Network;
 use crate::node::{Liveness, Node};
 use crate::queue::EventQueue;
-use crate::report::{OpCounts, SimReport};
+use crate::report::SimReport;
 use crate::trace::{client_code, replica_code, Trace, NEMESIS};
 use bytes::Bytes;
-use checker::oracles::{worst, ExecutedRequest, ReplicaState};
-use checker::OpType;
+use checker::oracles::ExecutedRequest;
 use ed25519_dalek::SigningKey;
 use nemesis::{Byzantine, Link};
 use rand::SeedableRng;
@@ -95,9 +93,12 @@ pub(crate) enum Event {
 
 /// The phase of the run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
+pub(crate) enum Phase {
+    /// Clients invoke the workload's operations.
     Workload,
+    /// Healed; clients finish what they started.
     Recovery,
+    /// The final reads.
     Final,
 }
 
@@ -114,8 +115,8 @@ pub struct Simulation {
     /// One verifier for every receiver: verification is a pure function of the bytes
     /// and the cluster's keys, so a request verified at one replica is not verified
     /// again at the next (the replicas' own caches do this within one process).
-    verifier: Verifier,
-    memo: BTreeMap<Digest, Option<Verified<PeerMessage>>>,
+    pub(crate) verifier: Verifier,
+    pub(crate) memo: BTreeMap<Digest, Option<Verified<PeerMessage>>>,
     pub(crate) history: History,
     pub(crate) trace: Trace,
     pub(crate) byzantine: Option<Byzantine>,
@@ -123,11 +124,11 @@ pub struct Simulation {
     pub(crate) byzantine_acted: BTreeSet<usize>,
     pub(crate) active: BTreeMap<usize, crate::faults::Applied>,
     pub(crate) skipped: Vec<String>,
-    invoked: BTreeSet<ExecutedRequest>,
-    phase: Phase,
-    final_reads_from: Option<u64>,
-    rejected: u64,
-    undecodable: u64,
+    pub(crate) invoked: BTreeSet<ExecutedRequest>,
+    pub(crate) phase: Phase,
+    pub(crate) final_reads_from: Option<u64>,
+    pub(crate) rejected: u64,
+    pub(crate) undecodable: u64,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -140,7 +141,8 @@ impl std::fmt::Debug for Simulation {
     }
 }
 
-fn ms(ms: u64) -> u64 {
+/// Milliseconds to nanoseconds.
+pub(crate) fn ms(ms: u64) -> u64 {
     ms * 1_000_000
 }
 
@@ -238,7 +240,7 @@ impl Simulation {
             .push(limit + ms(self.config.recovery_ms), Event::FinalReads);
     }
 
-    fn mean_think_ns(&self) -> u64 {
+    pub(crate) fn mean_think_ns(&self) -> u64 {
         (self.config.clients as f64 / self.config.rate * 1e9) as u64
     }
 
@@ -435,7 +437,7 @@ impl Simulation {
         }
     }
 
-    fn deliver_request(&mut self, client: usize, to: usize, body: &Bytes) {
+    pub(crate) fn deliver_request(&mut self, client: usize, to: usize, body: &Bytes) {
         self.trace.record(
             self.now,
             client_code(client),
@@ -465,80 +467,6 @@ impl Simulation {
                 self.step(to, Input::Request(v));
             }
             Err(_) => self.undecodable += 1,
-        }
-    }
-
-    fn deliver_reply(&mut self, from: usize, client: usize, body: &Bytes) {
-        self.trace.record(
-            self.now,
-            replica_code(from),
-            client_code(client),
-            "reply",
-            body,
-        );
-        let process = self.clients[client].process;
-        if let Some((inv, c)) = self.clients[client].on_reply(body) {
-            self.history.complete(process, &inv, c, self.now);
-            self.after_completion(client);
-        }
-    }
-
-    fn after_completion(&mut self, client: usize) {
-        let at = match self.phase {
-            Phase::Workload => {
-                let mean = self.mean_think_ns();
-                self.now + self.clients[client].think_ns(mean)
-            }
-            Phase::Final => self.now,
-            Phase::Recovery => return,
-        };
-        self.queue.push(at, Event::ClientNext { client });
-    }
-
-    fn client_next(&mut self, client: usize) {
-        if self.clients[client].pending.is_some() {
-            return;
-        }
-        let invocation = match self.phase {
-            Phase::Workload => self.clients[client].next_invocation(),
-            Phase::Final => match self.clients[client].final_ops.pop_front() {
-                Some(inv) => inv,
-                None => return,
-            },
-            Phase::Recovery => return,
-        };
-        let c = &mut self.clients[client];
-        self.history.invoke(c.process, &invocation, self.now);
-        let (body, targets) = c.start(invocation, self.now);
-        let timestamp = c.pending.as_ref().map_or(0, |p| p.timestamp);
-        self.invoked.insert(ExecutedRequest {
-            client: c.id(),
-            timestamp,
-        });
-        for to in targets {
-            self.send_request(client, to as usize, &body);
-        }
-        let cfg = &self.config;
-        self.queue.push(
-            self.now + ms(cfg.client_retransmit_ms),
-            Event::ClientRetransmit { client, timestamp },
-        );
-        self.queue.push(
-            self.now + ms(cfg.op_timeout_ms),
-            Event::ClientTimeout { client, timestamp },
-        );
-    }
-
-    fn send_request(&mut self, client: usize, to: usize, body: &Bytes) {
-        for (delay, copy) in self.network.fate(Link::client(to), true, body) {
-            self.queue.push(
-                self.now + delay,
-                Event::Request {
-                    client,
-                    to,
-                    body: copy,
-                },
-            );
         }
     }
 
@@ -586,7 +514,7 @@ impl Simulation {
 
     /// A reply travels back on the client's connection: lost if the partition in
     /// force severs the clients from the replica.
-    fn post_reply(&mut self, from: usize, client: usize, body: Bytes) {
+    pub(crate) fn post_reply(&mut self, from: usize, client: usize, body: Bytes) {
         if self.network.is_cut(Link::client(from)) {
             return;
         }
@@ -650,72 +578,6 @@ impl Simulation {
         let waiting: Vec<Event> = node.inbox.drain(..).collect();
         for e in waiting {
             self.queue.push(self.now, e);
-        }
-    }
-
-    fn report(self, waited_ns: u64) -> SimReport {
-        let logs: Vec<_> = self.nodes.iter().map(|n| n.executed.clone()).collect();
-        let states: Vec<Option<ReplicaState>> = self
-            .nodes
-            .iter()
-            .map(|n| {
-                let s = n.engine.status();
-                Some(ReplicaState {
-                    last_executed: s.last_executed,
-                    state_digest: s.state_digest,
-                    stable_checkpoint: s.stable_checkpoint,
-                    stable_digest: s.stable_digest,
-                })
-            })
-            .collect();
-        let evidence = Evidence {
-            ops: self.history.ops(),
-            logs: &logs,
-            byzantine: &self.byzantine_acted,
-            invoked: &self.invoked,
-            workload: &self.config.workload,
-            final_reads_from: self.final_reads_from,
-            check_timeout: Duration::from_secs(30),
-            states: &states,
-            settle: (waited_ns as f64 / 1e9, self.config.settle_ms as f64 / 1e3),
-        };
-        let oracles = evidence.oracles();
-        let verdict = worst(oracles.iter().map(|o| o.verdict));
-        let mut ops = OpCounts::default();
-        for op in self.history.ops() {
-            if op.process == checker::Process::Nemesis {
-                continue;
-            }
-            match op.kind {
-                OpType::Invoke => ops.invoked += 1,
-                OpType::Ok => ops.ok += 1,
-                OpType::Fail => ops.fail += 1,
-                OpType::Info => ops.info += 1,
-            }
-        }
-        SimReport {
-            seed: self.config.seed,
-            trace_hash: self.trace.hash_hex(),
-            events: self.trace.events(),
-            simulated_ms: self.now / 1_000_000,
-            verdict,
-            oracles,
-            ops,
-            view_changes: self
-                .nodes
-                .iter()
-                .map(|n| n.engine.status().view_changes)
-                .collect(),
-            last_executed: self
-                .nodes
-                .iter()
-                .map(|n| n.engine.last_executed())
-                .collect(),
-            byzantine: self.byzantine_acted,
-            skipped: self.skipped,
-            rejected: self.rejected,
-            undecodable: self.undecodable,
-            history: self.history,
         }
     }
 }
