@@ -330,39 +330,45 @@ impl Byzantine {
     /// The reply a faulty replica's answer to a client becomes under `lie`: the result
     /// changed and re-signed. `None`: leave it.
     pub fn on_reply(&self, link: Link, body: &[u8]) -> Option<Bytes> {
-        if !self.has(Mutator::Lie) {
-            return None;
-        }
         let reply: Signed<Reply> = serde_json::from_slice(body).ok()?;
         let (client, timestamp) = (reply.body.client, reply.body.timestamp);
-        let mut st = self.state.lock().expect("byzantine state poisoned");
-        let key = self.faulty_key(link.to, &st)?.clone();
-        if !st.may_lie(self.role, client, timestamp, link.to) {
-            return None;
-        }
-        let lied = mutators::lie(reply.body, &key)?;
-        st.count(Mutator::Lie, "reply");
-        Some(Bytes::from(serde_json::to_vec(&lied).ok()?))
+        self.lie_to(link, client, timestamp, |key, _| {
+            mutators::lie(reply.body, key)
+        })
     }
 
     /// Under `lie`, a faulty replica's answer to a client's write or append, given at
     /// once without applying or passing on the request: an acknowledgement of
     /// something that did not happen. `None`: the request goes to the replica.
     pub fn acknowledges_unapplied(&self, link: Link, body: &[u8]) -> Option<Bytes> {
+        let request: Signed<Request> = serde_json::from_slice(body).ok()?;
+        let (client, timestamp) = (request.body.client, request.body.timestamp);
+        self.lie_to(link, client, timestamp, |key, view| {
+            mutators::early_ack(&request.body, link.to, view, key)
+        })
+    }
+
+    /// The lie `make` tells (given the faulty replica's key and the view in force) to
+    /// `client` about its request `timestamp` on `link`, if `lie` is on, the replica is
+    /// faulty now and may lie about that request ([`State::may_lie`]).
+    fn lie_to(
+        &self,
+        link: Link,
+        client: u64,
+        timestamp: u64,
+        make: impl FnOnce(&SigningKey, u64) -> Option<Signed<Reply>>,
+    ) -> Option<Bytes> {
         if !self.has(Mutator::Lie) {
             return None;
         }
-        let request: Signed<Request> = serde_json::from_slice(body).ok()?;
-        let (client, timestamp) = (request.body.client, request.body.timestamp);
         let mut st = self.state.lock().expect("byzantine state poisoned");
         let key = self.faulty_key(link.to, &st)?.clone();
-        let view = st.view.unwrap_or(0);
-        let ack = mutators::early_ack(&request.body, link.to, view, &key)?;
+        let lied = make(&key, st.view.unwrap_or(0))?;
         if !st.may_lie(self.role, client, timestamp, link.to) {
             return None;
         }
         st.count(Mutator::Lie, "reply");
-        Some(Bytes::from(serde_json::to_vec(&ack).ok()?))
+        Some(Bytes::from(serde_json::to_vec(&lied).ok()?))
     }
 
     /// What was mutated so far.
