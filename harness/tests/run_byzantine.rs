@@ -73,6 +73,15 @@ fn assert_reaches_the_protocol(out: &Outcome, mutator: &str) -> Option<String> {
     top
 }
 
+/// A 14-s schedule: replica 1 Byzantine with `mutators` from 0 to 13 s, and the first
+/// primary (replica 0) cut off from 2 s to `heal` s, so a view change happens.
+fn replica_1_faulty_while_the_primary_is_cut(mutators: &str, heal: u32) -> String {
+    format!(
+        "[[fault]]\nat = 0\nheal = 13\nkind = \"byzantine\"\nnodes = [1]\nmutators = \"{mutators}\"\n\n\
+         [[fault]]\nat = 2\nheal = {heal}\nkind = \"partition\"\npartition = \"primary\"\n"
+    )
+}
+
 #[test]
 fn equivocate() {
     one_faulty("equivocate", "31");
@@ -95,22 +104,10 @@ fn forge_view_change_and_bad_new_view() {
     // VIEW-CHANGE and, as the next primary, a bad NEW-VIEW.
     let out = run(
         &["--seed", "34", "--time-limit", "14"],
-        Some(
-            r#"
-            [[fault]]
-            at = 0
-            heal = 13
-            kind = "byzantine"
-            nodes = [1]
-            mutators = "forge-view-change,bad-new-view"
-
-            [[fault]]
-            at = 2
-            heal = 5
-            kind = "partition"
-            partition = "primary"
-            "#,
-        ),
+        Some(&replica_1_faulty_while_the_primary_is_cut(
+            "forge-view-change,bad-new-view",
+            5,
+        )),
     );
     out.assert_healthy_after(8.0);
     let m = &out.results["faults"]["byzantine"];
@@ -173,22 +170,7 @@ fn bad_state() {
             "--replica-arg=--log-window",
             "--replica-arg=32",
         ],
-        Some(
-            r#"
-            [[fault]]
-            at = 0
-            heal = 13
-            kind = "byzantine"
-            nodes = [1]
-            mutators = "bad-state"
-
-            [[fault]]
-            at = 2
-            heal = 7
-            kind = "partition"
-            partition = "primary"
-            "#,
-        ),
+        Some(&replica_1_faulty_while_the_primary_is_cut("bad-state", 7)),
     );
     out.assert_healthy_after(9.0);
     let top = assert_reaches_the_protocol(&out, "bad-state");
