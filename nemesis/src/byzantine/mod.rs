@@ -15,6 +15,9 @@
 pub mod fuzz;
 pub mod mutators;
 pub mod resign;
+mod rule;
+
+pub(crate) use rule::ByzantineRule;
 
 pub use mutators::Mutator;
 

@@ -148,6 +148,37 @@ async fn a_cut_isolates_a_byzantine_primary_s_twin_pre_prepares_too() {
 }
 
 #[tokio::test]
+async fn byzantine_behaviour_is_a_rule_acting_first_whatever_the_installation_order() {
+    let (target, got) = recording_replica().await;
+    let proxy = Proxy::start(vec![target; 4], 4).await.unwrap();
+    // The cut goes in first: the faulty sender still mutates before the network
+    // judges, so both of its PRE-PREPAREs are dropped, each counted once.
+    let cut: BTreeSet<Link> = BTreeSet::from([Link::peer(0, 1)]);
+    let guard = proxy.install(Cut::new(cut));
+    let byzantine = proxy.install_byzantine(twin(&[0], 4));
+    assert!(!proxy.is_healed());
+    send(&proxy.peer_addr(0, 1), pre_prepare(0, 0, 1)).await;
+    let on_link = proxy.counts_by_link()["0->1"]["pre-prepare"];
+    assert_eq!((on_link.delivered, on_link.dropped), (0, 2), "{on_link:?}");
+    assert_eq!(byzantine.counts().dropped.get("twin"), Some(&2));
+    // The Byzantine rule healed alone: the cut stays, and what crosses another link
+    // is the engine's message as it was sent.
+    drop(byzantine);
+    send(&proxy.peer_addr(0, 2), pre_prepare(0, 0, 2)).await;
+    assert_eq!(batches(&got), [1], "one PRE-PREPARE, unmutated");
+    assert!(got.lock().unwrap()[0].0.is_none(), "untagged");
+    assert!(!proxy.is_healed(), "the cut is still in force");
+    drop(guard);
+    assert!(proxy.is_healed());
+    // The final heal removes Byzantine behaviour with every other rule.
+    let _byzantine = proxy.install_byzantine(twin(&[0], 4));
+    proxy.heal_all();
+    assert!(proxy.is_healed());
+    send(&proxy.peer_addr(0, 3), pre_prepare(0, 0, 3)).await;
+    assert_eq!(batches(&got), [1, 1], "healed: no twin");
+}
+
+#[tokio::test]
 async fn a_twin_s_two_pre_prepares_arrive_in_the_order_the_seed_picks() {
     async fn order(seed: u64) -> Vec<usize> {
         let (target, got) = recording_replica().await;

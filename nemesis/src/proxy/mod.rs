@@ -19,12 +19,13 @@
 //! (the `conn` module): counted by its type tag alone and passed over a connection of
 //! the proxy's own paired with the sender's, with the same answers as "deliver" above.
 //!
-//! With Byzantine replicas installed ([`Proxy::install_byzantine`]), a faulty
-//! replica's outgoing messages are first rewritten by its mutators; every message
-//! that results, extra ones included, then meets the rules like any message, in the
-//! order the mutator produced them (so a cut isolates a Byzantine primary's twin
-//! PRE-PREPAREs too, and their order follows the seed). Its replies to clients may be
-//! lies, and requests of a censored client never reach it.
+//! Byzantine replicas ([`Proxy::install_byzantine`]) are one more rule of the same
+//! table, speaking for their senders: the table's mutation stage ([`Rule::mutate`])
+//! rewrites a faulty replica's outgoing messages first; every message that results,
+//! extra ones included, then meets the verdicts like any message, in the order the
+//! mutator produced them (so a cut isolates a Byzantine primary's twin PRE-PREPAREs
+//! too, and their order follows the seed), and is counted once. Its replies to
+//! clients may be lies, and requests of a censored client never reach it.
 
 #[cfg(test)]
 mod byzantine_tests;
@@ -34,11 +35,11 @@ mod wire;
 
 pub use counters::LinkCounts;
 
-use crate::byzantine::{Byzantine, MutationCounts, Mutator};
+use crate::byzantine::{Byzantine, ByzantineRule, MutationCounts};
 use crate::error::{Error, Result};
 use crate::link::Link;
 use crate::message::Message;
-use crate::rule::{Rule, RuleGuard, RuleTable, Verdict};
+use crate::rule::{Mutate, Rule, RuleGuard, RuleTable, Verdict};
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use counters::Counters;
@@ -81,17 +82,15 @@ struct Shared {
     recent: Mutex<Recent>,
     /// Held messages per link.
     held: Mutex<BTreeMap<Link, Vec<(Bytes, Tag)>>>,
-    /// The Byzantine replicas in force, if any.
-    byzantine: Arc<Mutex<Option<Arc<Byzantine>>>>,
     /// Every Byzantine set ever installed (for the counters).
     byzantine_seen: Mutex<Vec<Arc<Byzantine>>>,
 }
 
-/// Removes the Byzantine behaviour from the proxy when dropped.
+/// Removes the Byzantine behaviour's rule from the proxy when dropped.
 #[must_use = "dropping the guard makes the replicas correct again at once"]
 #[derive(Debug)]
 pub struct ByzantineGuard {
-    slot: std::sync::Weak<Mutex<Option<Arc<Byzantine>>>>,
+    _rule: RuleGuard,
     byzantine: Arc<Byzantine>,
 }
 
@@ -104,16 +103,6 @@ impl ByzantineGuard {
     /// The installed behaviour.
     pub fn byzantine(&self) -> &Byzantine {
         &self.byzantine
-    }
-}
-
-impl Drop for ByzantineGuard {
-    fn drop(&mut self) {
-        if let Some(slot) = self.slot.upgrade() {
-            if let Ok(mut s) = slot.lock() {
-                *s = None;
-            }
-        }
     }
 }
 
@@ -150,7 +139,6 @@ impl Proxy {
             targets,
             recent: Mutex::new(BTreeMap::new()),
             held: Mutex::new(BTreeMap::new()),
-            byzantine: Arc::new(Mutex::new(None)),
             byzantine_seen: Mutex::new(Vec::new()),
         });
         let mut addrs = BTreeMap::new();
@@ -184,24 +172,25 @@ impl Proxy {
 
     /// Installs a rule; it applies until the guard is dropped.
     pub fn install(&self, rule: impl Rule) -> RuleGuard {
-        RuleGuard::new(&self.shared.rules, Box::new(rule))
+        RuleGuard::new(&self.shared.rules, Arc::new(rule))
     }
 
-    /// Makes replicas Byzantine (replacing any earlier set) until the guard is dropped.
+    /// Makes replicas Byzantine until the guard is dropped: a rule whose mutation
+    /// stage speaks for them (an earlier installed set, if still in force, acts first
+    /// on the messages both speak for).
     pub fn install_byzantine(&self, byzantine: Byzantine) -> ByzantineGuard {
         let byzantine = Arc::new(byzantine);
-        *self
-            .shared
-            .byzantine
-            .lock()
-            .expect("byzantine slot poisoned") = Some(Arc::clone(&byzantine));
+        let rule = RuleGuard::new(
+            &self.shared.rules,
+            Arc::new(ByzantineRule(Arc::clone(&byzantine))),
+        );
         self.shared
             .byzantine_seen
             .lock()
             .expect("byzantine list poisoned")
             .push(Arc::clone(&byzantine));
         ByzantineGuard {
-            slot: Arc::downgrade(&self.shared.byzantine),
+            _rule: rule,
             byzantine,
         }
     }
@@ -233,21 +222,16 @@ impl Proxy {
         total
     }
 
-    /// Removes every rule and Byzantine behaviour (the final heal).
+    /// Removes every rule, Byzantine behaviour included (the final heal).
     pub fn heal_all(&self) {
         self.shared
             .rules
             .lock()
             .expect("rule table poisoned")
             .clear();
-        *self
-            .shared
-            .byzantine
-            .lock()
-            .expect("byzantine slot poisoned") = None;
     }
 
-    /// Whether any rule is installed.
+    /// Whether no rule (Byzantine behaviour included) is installed.
     pub fn is_healed(&self) -> bool {
         self.shared
             .rules
@@ -291,93 +275,65 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>, link: Link) {
     }
 }
 
-/// One message arrives on `link`: the Byzantine replicas and the rules in force act on
-/// it. A faulty sender's mutators act first; every message that results, extra ones
-/// included (a twin's second PRE-PREPARE, a replayed one), then meets the rules in the
-/// order the mutator produced them, one after the other, and is counted once.
+/// One message arrives on `link`: the rules in force act on it. The mutation stage
+/// first (a faulty sender's mutators, a faulty receiver that censors or lies); every
+/// message that results, extra ones included (a twin's second PRE-PREPARE, a replayed
+/// one), then meets the verdicts in the order the mutator produced them, one after the
+/// other, and is counted once.
 async fn handle(shared: Arc<Shared>, link: Link, is_request: bool, body: Bytes) -> Answer {
-    let byzantine = shared
-        .byzantine
-        .lock()
-        .expect("byzantine slot poisoned")
-        .clone();
-    let healed =
-        byzantine.is_none() && shared.rules.lock().expect("rule table poisoned").is_empty();
-    if healed {
-        // With no rule installed only the type is needed (for the counters), and
-        // there is nothing to replay or release.
-        let msg = Message::kind_only(link, is_request, &body);
-        shared.counters.count(link, msg.kind, Verdict::Deliver);
-        return shared.forward(link, is_request, body, None).await;
-    }
+    let rules = shared.rules.lock().expect("rule table poisoned").snapshot();
     let decode = |body: &[u8]| match is_request {
         true => Message::request(link, body),
         false => Message::peer(link, body),
     };
     let msg = decode(&body);
-    let mut sent = vec![(body, msg, None)];
-    let mut lag = Duration::ZERO;
-    if let Some(b) = &byzantine {
-        let (body, msg, _) = &sent[0];
-        // A censored client's requests (and relays of them) never reach a faulty replica.
-        if b.censors(link, is_request, body) {
+    let (sent, lag, mutated_by) = match rules.mutate(&msg, is_request, &body) {
+        None => (vec![(body, msg)], Duration::ZERO, None),
+        Some((_, Mutate::Withhold)) => {
             shared.counters.count(link, msg.kind, Verdict::Drop);
-            return if is_request {
-                Answer::text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "ignored by a Byzantine replica",
-                )
-            } else {
-                Answer::status(StatusCode::ACCEPTED)
-            };
+            return lost(is_request);
         }
-        // A lying replica acknowledges a client's write or append it never applied.
-        if is_request {
-            if let Some(ack) = b.acknowledges_unapplied(link, body) {
-                shared.counters.count(link, msg.kind, Verdict::Drop);
-                return Answer::json(StatusCode::OK, ack);
-            }
+        Some((_, Mutate::Answer(answer))) => {
+            shared.counters.count(link, msg.kind, Verdict::Drop);
+            return Answer::json(StatusCode::OK, answer);
         }
-        // A faulty replica's own message, as its mutators rewrite it.
-        if !is_request {
-            b.observe(msg);
-            if let Some(outcome) = b.on_peer(link, body) {
-                if outcome.send.is_empty() {
-                    // Withheld: the faulty replica never sent it.
-                    shared.counters.count(link, msg.kind, Verdict::Drop);
-                    return Answer::status(StatusCode::ACCEPTED);
-                }
-                lag = outcome.lag;
-                sent = outcome
-                    .send
-                    .into_iter()
-                    .map(|body| {
-                        let msg = decode(&body);
-                        (body, msg, outcome.mutator)
-                    })
-                    .collect();
-            }
+        Some((rule, Mutate::Send { bodies, lag, tag })) => {
+            let sent = bodies.into_iter().map(|b| {
+                let m = decode(&b);
+                (b, m)
+            });
+            (sent.collect(), lag, Some((rule, tag)))
         }
-    }
+    };
     let mut answer = None;
-    for (i, (body, msg, mutator)) in sent.into_iter().enumerate() {
+    for (i, (body, msg)) in sent.into_iter().enumerate() {
         if i > 0 && !lag.is_zero() {
             tokio::time::sleep(lag).await;
         }
         let verdict = {
-            let rules = shared.rules.lock().expect("rule table poisoned");
             let mut rng = shared.rng.lock().expect("proxy rng poisoned");
             rules.verdict(&msg, &mut rng)
         };
         shared.counters.count(link, msg.kind, verdict);
-        if let (Some(b), Some(m)) = (&byzantine, mutator) {
-            b.count_fate(m, verdict != Verdict::Drop);
-        }
-        let tag = mutator.map(Mutator::name);
+        let tag = mutated_by.and_then(|(rule, tag)| {
+            let tag = tag?;
+            rule.fate(tag, verdict != Verdict::Drop);
+            Some(tag)
+        });
         let a = act(&shared, link, is_request, (body, tag), verdict).await;
         answer.get_or_insert(a);
     }
-    answer.unwrap_or_else(|| Answer::status(StatusCode::ACCEPTED))
+    answer.unwrap_or_else(|| lost(is_request))
+}
+
+/// The answer to a sender whose message was lost: a client hears nothing useful, a
+/// replica is told it was accepted.
+fn lost(is_request: bool) -> Answer {
+    if is_request {
+        Answer::text(StatusCode::SERVICE_UNAVAILABLE, "dropped by the nemesis")
+    } else {
+        Answer::status(StatusCode::ACCEPTED)
+    }
 }
 
 /// Does what `verdict` says with one message and its tag (see the module's table).
@@ -433,24 +389,14 @@ async fn act(
 impl Shared {
     /// Whether no rule and no Byzantine replica is installed.
     fn is_healed(&self) -> bool {
-        self.byzantine
-            .lock()
-            .expect("byzantine slot poisoned")
-            .is_none()
-            && self.rules.lock().expect("rule table poisoned").is_empty()
+        self.rules.lock().expect("rule table poisoned").is_empty()
     }
 
-    /// A replica's reply to a client's request as the client gets it: a lie if the
-    /// replica is Byzantine and lies.
+    /// A replica's reply to a client's request as the client gets it: a lie if a rule
+    /// in force now (a Byzantine replica) changes it.
     fn reply_as_sent(&self, link: Link, reply: Bytes) -> Bytes {
-        let byzantine = self
-            .byzantine
-            .lock()
-            .expect("byzantine slot poisoned")
-            .clone();
-        byzantine
-            .and_then(|b| b.on_reply(link, &reply))
-            .unwrap_or(reply)
+        let rules = self.rules.lock().expect("rule table poisoned").snapshot();
+        rules.reply(link, &reply).unwrap_or(reply)
     }
 
     /// Forwards now, remembers the message for replays and releases held messages.
