@@ -95,7 +95,7 @@ pub(crate) enum Scenario {
     /// half a second later the primary is isolated (the view-change timeout is 2 s, so
     /// the view changes without it), before anything reaches 1 and 2. Only a replica
     /// that executes on less than a commit certificate can have executed meanwhile,
-    /// and the new view cannot know it.
+    /// and the new view cannot know it. The cycle repeats every 10 s.
     StarvedBackups,
     /// The primary is isolated and, while it is, every replica is killed and restarted
     /// together: the view change happens among replicas that all restarted, with
@@ -200,13 +200,25 @@ impl Scenario {
                 }
             }
             Scenario::StarvedBackups => {
-                out.push_str(
-                    "[[fault]]\nat = 2\nheal = 9\nkind = \"byzantine\"\nnodes = [3]\n\
-                     mutators = \"amnesia\"\n\n\
-                     [[fault]]\nat = 3\nheal = 8\nkind = \"packet\"\n\
-                     packet = \"drop=1,kinds=prepare+commit,to=1+2\"\n\n\
-                     [[fault]]\nat = 3.5\nheal = 8\nkind = \"partition\"\npartition = \"primary\"\n",
-                );
+                // The cycle comes round every 10 s while a whole one fits: the
+                // starvation's onset, when COMMITs in flight reach some replicas and
+                // not others, is the moment the bug needs, and load can shift it.
+                let mut at = 2;
+                while at + 7 <= time_limit {
+                    out.push_str(&format!(
+                        "[[fault]]\nat = {at}\nheal = {}\nkind = \"byzantine\"\nnodes = [3]\n\
+                         mutators = \"amnesia\"\n\n\
+                         [[fault]]\nat = {}\nheal = {}\nkind = \"packet\"\n\
+                         packet = \"drop=1,kinds=prepare+commit,to=1+2\"\n\n\
+                         [[fault]]\nat = {}.5\nheal = {}\nkind = \"partition\"\npartition = \"primary\"\n\n",
+                        at + 7,
+                        at + 1,
+                        at + 6,
+                        at + 1,
+                        at + 6
+                    ));
+                    at += 10;
+                }
             }
             Scenario::CrashRestart => {
                 // The cycle comes round every 10 s while a whole one fits: each is
