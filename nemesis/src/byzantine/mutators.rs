@@ -52,8 +52,9 @@ pub enum Mutator {
     Shift,
     /// VIEW-CHANGE with prepared certificates dropped or made up.
     ForgeViewChange,
-    /// VIEW-CHANGE that leaves out every other prepared certificate: the message stays
-    /// valid, it only forgets, and the new view fills the holes with null batches.
+    /// VIEW-CHANGE that leaves out every other prepared certificate, the first
+    /// included (a lone one is forgotten): the message stays valid, it only forgets,
+    /// and the new view fills the holes with null batches.
     Amnesia,
     /// NEW-VIEW with a wrong O.
     BadNewView,
@@ -290,13 +291,13 @@ impl Mutator {
                 one(PeerMessage::ViewChange(m), ctx.key)
             }
             (Mutator::Amnesia, PeerMessage::ViewChange(mut m)) => {
-                if m.body.prepared.len() < 2 {
+                if m.body.prepared.is_empty() {
                     return None;
                 }
                 let mut k = 0;
                 m.body.prepared.retain(|_| {
                     k += 1;
-                    k % 2 == 1
+                    k % 2 == 0
                 });
                 one(PeerMessage::ViewChange(m), ctx.key)
             }

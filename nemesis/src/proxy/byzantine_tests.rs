@@ -565,3 +565,71 @@ fn a_live_byzantine_primary_lies_about_a_request_only_once_across_views() {
         .acknowledges_unapplied(Link::client(0), &write(2))
         .is_none());
 }
+
+#[test]
+fn amnesia_forgets_every_other_prepared_certificate_a_lone_one_included() {
+    use replica::messages::{Prepare, PreparedCert, ViewChange};
+    use replica::verifier::Verifier;
+    use replica::ClusterConfig;
+    let keys: Vec<SigningKey> = (0..4).map(key).collect();
+    let listen: Vec<String> = (0..4).map(|i| format!("127.0.0.1:{}", 9400 + i)).collect();
+    let client = [(7, SigningKey::from_bytes(&[99; 32]))];
+    let verifier = Verifier::new(&ClusterConfig::local(1, &keys, &listen, &client)).unwrap();
+    let cert = |seq: u64| {
+        let PeerMessage::PrePrepare(pre_prepare) =
+            serde_json::from_str(&pre_prepare(0, 0, seq)).unwrap()
+        else {
+            unreachable!()
+        };
+        let prepares = [1u32, 2]
+            .iter()
+            .map(|&r| {
+                let p = Prepare {
+                    view: 0,
+                    seq,
+                    digest: pre_prepare.header.body.digest,
+                    replica: r,
+                };
+                Signed::sign(p, &key(r as usize))
+            })
+            .collect();
+        PreparedCert {
+            pre_prepare,
+            prepares,
+        }
+    };
+    let view_change = |seqs: &[u64]| {
+        let vc = ViewChange {
+            view: 1,
+            stable_seq: 0,
+            checkpoint_proof: Vec::new(),
+            prepared: seqs.iter().map(|&s| cert(s)).collect(),
+            replica: 3,
+        };
+        Bytes::from(
+            serde_json::to_vec(&PeerMessage::ViewChange(Signed::sign(vc, &key(3)))).unwrap(),
+        )
+    };
+    let b = Byzantine::new(BTreeMap::from([(3, key(3))]), vec![Mutator::Amnesia], 1, 9);
+    let kept = |seqs: &[u64]| -> Option<Vec<u64>> {
+        let outcome = b.on_peer(Link::peer(3, 1), &view_change(seqs))?;
+        assert_eq!(outcome.send.len(), 1);
+        let msg: PeerMessage = serde_json::from_slice(&outcome.send[0]).unwrap();
+        let verified = verifier
+            .verify_peer(msg)
+            .expect("a forgetful VIEW-CHANGE verifies");
+        let PeerMessage::ViewChange(v) = verified.get() else {
+            panic!("not a VIEW-CHANGE")
+        };
+        Some(
+            v.body
+                .prepared
+                .iter()
+                .map(|c| c.pre_prepare.header.body.seq)
+                .collect(),
+        )
+    };
+    assert_eq!(kept(&[1]), Some(vec![]), "a lone certificate is forgotten");
+    assert_eq!(kept(&[1, 2, 3, 4]), Some(vec![2, 4]));
+    assert_eq!(kept(&[]), None, "nothing to forget");
+}
