@@ -43,7 +43,7 @@ pub mod runner;
 pub mod schedule;
 pub mod streams;
 
-pub use byzantine::{Byzantine, Mutator};
+pub use byzantine::{Byzantine, ByzantineRule, Mutator};
 pub use control::{Observer, Processes};
 pub use error::{Error, Result};
 pub use fault::{ClockFault, Family, Fault, Faulty, Target};
@@ -53,6 +53,6 @@ pub use packet::PacketSpec;
 pub use partition::{ClientSide, Topology};
 pub use plan::PlanSpec;
 pub use proxy::{ByzantineGuard, LinkCounts, Proxy};
-pub use rule::{Rule, RuleGuard, Verdict};
+pub use rule::{Mutate, Rule, RuleGuard, Verdict};
 pub use runner::{AppliedAction, Runner};
 pub use schedule::{Schedule, Window};

@@ -9,7 +9,7 @@ use crate::sim::{Event, Simulation};
 use crate::trace::NEMESIS;
 use nemesis::byzantine::Mutator;
 use nemesis::partition::cut_clients;
-use nemesis::{Byzantine, ClockFault, Fault, Faulty};
+use nemesis::{Byzantine, ByzantineRule, ClockFault, Fault, Faulty};
 use replica::clock::ClockSettings;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -153,7 +153,7 @@ impl Simulation {
                         (b, nodes)
                     }
                 };
-                self.byzantine = Some(byz);
+                self.byzantine = Some(ByzantineRule::new(byz));
                 let names: Vec<&str> = mutators.iter().map(|m| Mutator::name(*m)).collect();
                 self.nemesis_event(
                     "start-byzantine",

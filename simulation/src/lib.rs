@@ -8,7 +8,7 @@
 //!   Simulation ── EventQueue (time, seq) ──► Node (Replica::handle) ──► Output
 //!        │            ▲                                                  │
 //!        │            └── Network (latency, partitions, PacketSpec) ◄────┤ encode
-//!        │                 Byzantine::on_peer (the proxy's mutators) ◄───┘
+//!        │                 ByzantineRule::mutate (the proxy's rule) ◄────┘
 //!        └──► SimReport: trace hash, history, oracle verdicts
 //! ```
 //!

@@ -17,7 +17,7 @@ use crate::trace::{client_code, replica_code, Trace, NEMESIS};
 use bytes::Bytes;
 use checker::oracles::ExecutedRequest;
 use ed25519_dalek::SigningKey;
-use nemesis::{Byzantine, Link};
+use nemesis::{ByzantineRule, Link, Mutate, Rule};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use replica::crypto::{Digest, Signed};
@@ -119,7 +119,8 @@ pub struct Simulation {
     pub(crate) memo: BTreeMap<Digest, Option<Verified<PeerMessage>>>,
     pub(crate) history: History,
     pub(crate) trace: Trace,
-    pub(crate) byzantine: Option<Byzantine>,
+    /// The Byzantine replicas in force, as the rule the proxy would hold.
+    pub(crate) byzantine: Option<ByzantineRule>,
     /// Replicas whose messages a Byzantine mutator changed at some point.
     pub(crate) byzantine_acted: BTreeSet<usize>,
     pub(crate) active: BTreeMap<usize, crate::faults::Applied>,
@@ -414,19 +415,6 @@ impl Simulation {
     }
 
     fn deliver_peer(&mut self, from: usize, to: usize, body: &Bytes) {
-        // A faulty replica that censors a client ignores relays of its requests too.
-        if let Some(b) = &self.byzantine {
-            if b.censors(Link::peer(from, to), false, body) {
-                self.trace.record(
-                    self.now,
-                    replica_code(from),
-                    replica_code(to),
-                    "censored",
-                    body,
-                );
-                return;
-            }
-        }
         let verified = self.verify(body);
         let kind = verified.as_ref().map_or("refused", |v| v.get().kind());
         self.trace
@@ -446,14 +434,17 @@ impl Simulation {
             body,
         );
         let link = Link::client(to);
-        if let Some(b) = &self.byzantine {
-            if b.censors(link, true, body) {
-                return;
-            }
-            if let Some(ack) = b.acknowledges_unapplied(link, body) {
-                self.byzantine_acted.insert(to);
-                self.post_reply(to, client, ack);
-                return;
+        if let Some(rule) = &self.byzantine {
+            // A censored client's request never reaches a faulty replica; a lying one
+            // acknowledges a write it will never apply.
+            match rule.mutate(&nemesis::Message::request(link, body), true, body) {
+                Some(Mutate::Answer(ack)) => {
+                    self.byzantine_acted.insert(to);
+                    self.post_reply(to, client, ack);
+                    return;
+                }
+                Some(_) => return,
+                None => {}
             }
         }
         let Ok(request) = serde_json::from_slice::<Signed<Request>>(body) else {
@@ -496,8 +487,8 @@ impl Simulation {
                     };
                     let signed = Signed::sign(reply, &self.nodes[i].key);
                     let mut body = Bytes::from(serde_json::to_vec(&signed).unwrap_or_default());
-                    if let Some(b) = &self.byzantine {
-                        if let Some(lied) = b.on_reply(Link::client(i), &body) {
+                    if let Some(rule) = &self.byzantine {
+                        if let Some(lied) = rule.reply(Link::client(i), &body) {
                             self.byzantine_acted.insert(i);
                             body = lied;
                         }
@@ -522,28 +513,55 @@ impl Simulation {
         self.queue.push(at, Event::Reply { from, client, body });
     }
 
-    /// Sends a peer message through the Byzantine rule (if `from` is faulty) and the
-    /// network.
+    /// Sends a peer message through the Byzantine rule's mutation stage (as the
+    /// proxy's rule table does) and the network.
     fn send_peer(&mut self, from: usize, to: usize, body: Bytes) {
         let link = Link::peer(from, to);
         let mut copies = vec![(0u64, body)];
-        if let Some(b) = &self.byzantine {
-            b.observe(&nemesis::Message::peer(link, &copies[0].1));
-            if let Some(outcome) = b.on_peer(link, &copies[0].1) {
-                if outcome.mutator.is_some() {
-                    self.byzantine_acted.insert(from);
+        let mut tag = None;
+        if let Some(rule) = &self.byzantine {
+            let msg = nemesis::Message::peer(link, &copies[0].1);
+            match rule.mutate(&msg, false, &copies[0].1) {
+                None | Some(Mutate::Answer(_)) => {}
+                Some(Mutate::Withhold) => {
+                    // Withheld by a faulty sender, or a relay a censoring receiver
+                    // ignores.
+                    if rule.byzantine().faulty().contains(&from) {
+                        self.byzantine_acted.insert(from);
+                    }
+                    self.trace.record(
+                        self.now,
+                        replica_code(from),
+                        replica_code(to),
+                        "withheld",
+                        &copies[0].1,
+                    );
+                    return;
                 }
-                let lag = outcome.lag.as_nanos() as u64;
-                copies = outcome
-                    .send
-                    .into_iter()
-                    .enumerate()
-                    .map(|(k, b)| (k as u64 * lag, b))
-                    .collect();
+                Some(Mutate::Send {
+                    bodies,
+                    lag,
+                    tag: t,
+                }) => {
+                    if t.is_some() {
+                        self.byzantine_acted.insert(from);
+                    }
+                    tag = t;
+                    let lag = lag.as_nanos() as u64;
+                    copies = bodies
+                        .into_iter()
+                        .enumerate()
+                        .map(|(k, b)| (k as u64 * lag, b))
+                        .collect();
+                }
             }
         }
         for (lag, b) in copies {
-            for (delay, copy) in self.network.fate(link, false, &b) {
+            let fates = self.network.fate(link, false, &b);
+            if let (Some(rule), Some(tag)) = (&self.byzantine, tag) {
+                rule.fate(tag, !fates.is_empty());
+            }
+            for (delay, copy) in fates {
                 self.queue.push(
                     self.now + lag + delay,
                     Event::Peer {

@@ -17,7 +17,7 @@ pub mod mutators;
 pub mod resign;
 mod rule;
 
-pub(crate) use rule::ByzantineRule;
+pub use rule::ByzantineRule;
 
 pub use mutators::Mutator;
 

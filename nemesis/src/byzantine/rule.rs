@@ -10,8 +10,27 @@ use bytes::Bytes;
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 
-/// The rule a set of Byzantine replicas is installed as.
-pub(crate) struct ByzantineRule(pub(crate) Arc<Byzantine>);
+/// The rule a set of Byzantine replicas is installed as: the proxy's table holds it,
+/// and the simulator asks it the same questions.
+pub struct ByzantineRule(pub(crate) Arc<Byzantine>);
+
+impl ByzantineRule {
+    /// The rule of a Byzantine set.
+    pub fn new(byzantine: Byzantine) -> ByzantineRule {
+        ByzantineRule(Arc::new(byzantine))
+    }
+
+    /// The Byzantine set it speaks for.
+    pub fn byzantine(&self) -> &Byzantine {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ByzantineRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ByzantineRule").field(&self.0).finish()
+    }
+}
 
 impl Rule for ByzantineRule {
     fn on_message(&self, _msg: &Message, _rng: &mut ChaCha8Rng) -> Verdict {
