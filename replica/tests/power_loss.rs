@@ -11,12 +11,12 @@
 //! line on the real stderr and returns.
 
 use std::io::Write as _;
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use diskfault::{fuse_unavailable, FaultyDir, Loss};
+use diskfault::{fuse_unavailable, Corruption, FaultyDir, Loss};
 use replica::local_cluster::{
-    free_ports, write_cluster, ClusterLayout, Identities, Launch, LocalCluster,
+    free_ports, log_tail, write_cluster, ClusterLayout, Identities, Launch, LocalCluster,
 };
 use replica::state_machine::{OpResult, Operation};
 use serde_json::{json, Value};
@@ -36,22 +36,33 @@ struct AfterPowerLoss {
     dropped: Vec<Loss>,
 }
 
-async fn power_loss_of_the_whole_cluster(test: &str, fsync: &str) -> Option<AfterPowerLoss> {
-    if let Some(reason) = fuse_unavailable() {
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n!!!!!!!! SKIPPED {test}: {reason}; install Debian's fuse3 (.ci/run does). \
-             Power loss was NOT tested. !!!!!!!!\n"
-        );
-        return None;
-    }
+/// Four replicas whose data directories are layer mounts. Fields drop in order: the
+/// processes are killed before the mounts go, and the mounts before their directories.
+struct FuseCluster {
+    cluster: LocalCluster,
+    layers: Vec<FaultyDir>,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+fn skipped(test: &str) -> bool {
+    let Some(reason) = fuse_unavailable() else {
+        return false;
+    };
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n!!!!!!!! SKIPPED {test}: {reason}; install Debian's fuse3 (.ci/run does). \
+         The disk faults were NOT tested. !!!!!!!!\n"
+    );
+    true
+}
+
+/// Starts the cluster with `--fsync <fsync>` and makes `WRITES` acknowledged writes.
+async fn cluster_with_writes(fsync: &str) -> FuseCluster {
     let dir = tempfile::tempdir().unwrap();
     let backing = tempfile::tempdir().unwrap();
     let layout = ClusterLayout::new(dir.path());
     let ids = Identities::random(4, 1);
     let config = write_cluster(&layout, 1, &ids, &free_ports(4).unwrap(), None).unwrap();
-    // Mounted before any replica starts; dropped (unmounted) after the cluster, which
-    // kills its processes on drop: `layers` is declared first so it is dropped last.
     let mut layers = Vec::new();
     for i in 0..4 {
         let b = backing.path().join(i.to_string());
@@ -78,7 +89,19 @@ async fn power_loss_of_the_whole_cluster(test: &str, fsync: &str) -> Option<Afte
         let r = client.invoke(op, Duration::from_secs(10)).await;
         assert!(matches!(r, Ok(OpResult::Write)), "write k{i}: {r:?}");
     }
+    FuseCluster {
+        cluster,
+        layers,
+        _dirs: (dir, backing),
+    }
+}
 
+async fn power_loss_of_the_whole_cluster(fsync: &str) -> AfterPowerLoss {
+    let FuseCluster {
+        cluster,
+        layers,
+        _dirs,
+    } = cluster_with_writes(fsync).await;
     eprintln!("--- power loss: SIGKILL every replica, then drop every unsynced write");
     for i in 0..4 {
         cluster.kill(i).unwrap();
@@ -114,33 +137,25 @@ async fn power_loss_of_the_whole_cluster(test: &str, fsync: &str) -> Option<Afte
     for layer in layers {
         layer.unmount().expect("unmount");
     }
-    Some(AfterPowerLoss { read_back, dropped })
+    AfterPowerLoss { read_back, dropped }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fsync_always_keeps_every_acknowledged_write_through_a_power_loss() {
-    let Some(after) = power_loss_of_the_whole_cluster(
-        "fsync_always_keeps_every_acknowledged_write_through_a_power_loss",
-        "always",
-    )
-    .await
-    else {
+    if skipped("fsync_always_keeps_every_acknowledged_write_through_a_power_loss") {
         return;
-    };
+    }
+    let after = power_loss_of_the_whole_cluster("always").await;
     let expected: Vec<Value> = (0..WRITES).map(|i| json!(i)).collect();
     assert_eq!(after.read_back, expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fsync_never_loses_acknowledged_writes_in_a_power_loss() {
-    let Some(after) = power_loss_of_the_whole_cluster(
-        "fsync_never_loses_acknowledged_writes_in_a_power_loss",
-        "never",
-    )
-    .await
-    else {
+    if skipped("fsync_never_loses_acknowledged_writes_in_a_power_loss") {
         return;
-    };
+    }
+    let after = power_loss_of_the_whole_cluster("never").await;
     let lost = after.read_back.iter().filter(|v| v.is_null()).count();
     eprintln!(
         "--fsync never: {lost} of {WRITES} acknowledged writes lost; read back {:?}",
@@ -155,4 +170,63 @@ async fn fsync_never_loses_acknowledged_writes_in_a_power_loss() {
         lost, WRITES as usize,
         "nothing was fsynced, so nothing survives"
     );
+}
+
+/// Bit rot in the middle of a replica's WAL (at rest, through the layer): the replica
+/// refuses to start, exits non-zero and says which file and line; the other three go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_wal_record_makes_the_replica_refuse_to_start() {
+    if skipped("a_corrupt_wal_record_makes_the_replica_refuse_to_start") {
+        return;
+    }
+    let fc = cluster_with_writes("always").await;
+    let cluster = &fc.cluster;
+    eprintln!("--- kill replica 3, flip the bits of a WAL record in the middle, restart it");
+    cluster.kill(3).unwrap();
+    let wal = cluster.layout().data_dir(3).join("wal.jsonl");
+    let bytes = std::fs::read(&wal).unwrap();
+    let lines: Vec<usize> = bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i)
+        .collect();
+    assert!(lines.len() >= 3, "the WAL has {} lines", lines.len());
+    let middle = lines[lines.len() / 2] as u64 - 10;
+    fc.layers[3]
+        .faults()
+        .corrupt(
+            Path::new("wal.jsonl"),
+            middle..middle + 4,
+            Corruption::FlipBits,
+        )
+        .unwrap();
+    cluster.start_again(3).unwrap();
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = cluster.exit_of(3) {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "replica 3 did not refuse to start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let log = log_tail(&cluster.layout().log_file(3), 5);
+    eprintln!("replica 3: {exit}; its log ends with:\n{log}");
+    assert!(exit.starts_with("exited ") && exit != "exited 0", "{exit}");
+    assert!(
+        log.contains("wal.jsonl is corrupt") && log.contains("refusing to start"),
+        "{log}"
+    );
+
+    eprintln!("--- the other three still serve");
+    let mut client = cluster.client(0).unwrap();
+    let op = Operation::Write {
+        key: "after".into(),
+        value: json!(1),
+    };
+    let r = client.invoke(op, Duration::from_secs(10)).await;
+    assert!(matches!(r, Ok(OpResult::Write)), "{r:?}");
 }
