@@ -166,3 +166,67 @@ impl DiskFaults {
             .sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The fault verbs on the layer's state without a mount (the mounted behaviour is
+    //! in `tests/fuse_layer.rs`); these run on machines without FUSE too.
+    use super::*;
+
+    /// A file of the test layer: name, durable bytes, unsynced appends.
+    type TestFile<'a> = (&'a str, &'a [u8], &'a [&'a [u8]]);
+
+    fn layer_with(files: &[TestFile<'_>]) -> (tempfile::TempDir, DiskFaults) {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = Shared::new(dir.path().to_path_buf());
+        {
+            let mut st = shared.lock();
+            for (name, durable, unsynced) in files {
+                std::fs::write(dir.path().join(name), durable).unwrap();
+                let ino = st.inodes.ino_of(Path::new(name));
+                let mut at = durable.len() as u64;
+                for w in *unsynced {
+                    st.pending.entry(ino).or_default().write(at, w);
+                    at += w.len() as u64;
+                }
+            }
+        }
+        (dir, DiskFaults { shared })
+    }
+
+    #[test]
+    fn lose_unsynced_counts_and_drops_every_pending_write() {
+        let (dir, faults) = layer_with(&[("a", b"x", &[b"12", b"345"]), ("b", b"", &[b"6"])]);
+        assert_eq!(faults.unsynced_bytes(), 6);
+        assert_eq!(faults.lose_unsynced(), Loss { files: 2, bytes: 6 });
+        assert_eq!(faults.unsynced_bytes(), 0);
+        assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"x");
+    }
+
+    #[test]
+    fn torn_write_keeps_earlier_writes_and_a_prefix_of_the_last_one() {
+        let (dir, faults) = layer_with(&[("a", b"x", &[b"12", b"345"]), ("b", b"", &[b"6"])]);
+        let torn = faults.torn_write(Path::new("a"), 1).unwrap().unwrap();
+        assert_eq!((torn.offset, torn.kept), (3, 1));
+        assert_eq!(torn.loss, Loss { files: 1, bytes: 1 });
+        assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"x123");
+        assert_eq!(std::fs::read(dir.path().join("b")).unwrap(), b"");
+        assert!(faults.torn_write(Path::new("/etc/passwd"), 1).is_err());
+    }
+
+    #[test]
+    fn read_errors_expire_and_passthrough_heals_them() {
+        let (_dir, faults) = layer_with(&[("a", b"x", &[])]);
+        faults
+            .read_error(Path::new("a"), Duration::from_millis(30))
+            .unwrap();
+        assert!(faults.shared.lock().read_fails(Path::new("a")));
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(!faults.shared.lock().read_fails(Path::new("a")));
+        faults
+            .read_error(Path::new("a"), Duration::from_secs(60))
+            .unwrap();
+        faults.passthrough();
+        assert!(!faults.shared.lock().read_fails(Path::new("a")));
+    }
+}
