@@ -25,6 +25,18 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A persisted file failed its checksum where it cannot be a torn tail: the replica
+    /// must not execute from it.
+    #[error(
+        "{path} is corrupt: {reason}; refusing to start (move the data directory away to \
+         rejoin empty and catch up by state transfer, as a replica counted among the f faulty)"
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What the checksum found.
+        reason: crate::storage::checksum::Corrupt,
+    },
     /// A configuration value is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -2,15 +2,20 @@
 //! executed history (kept whole for the agreement oracles).
 //!
 //! Files in the data directory:
-//! - `wal.jsonl`: [`Record`]s after the stable checkpoint, one JSON line each, and
-//!   the newest VIEW-CHANGE and NEW-VIEW records whatever their seq;
-//! - `snapshot.json`: the last stable [`Snapshot`], replaced atomically (tmp + rename),
-//!   after which `wal.jsonl` is rewritten without the records it covers;
-//! - `history.jsonl`: every executed `{seq, digest}`, never truncated.
+//! - `wal.jsonl`: [`Record`]s after the stable checkpoint, one checksummed JSON line
+//!   each, and the newest VIEW-CHANGE and NEW-VIEW records whatever their seq;
+//! - `snapshot.json`: the last stable [`Snapshot`] behind its SHA-256, replaced
+//!   atomically (tmp + fsync + rename), after which `wal.jsonl` is rewritten without the
+//!   records it covers;
+//! - `history.jsonl`: every executed `{seq, digest}` (checksummed lines), never truncated.
 //!
 //! Records are written to the OS before the messages that depend on them leave
-//! (enough for `kill -9`); `--fsync always` also fsyncs them first.
+//! (enough for `kill -9`); `--fsync always` also fsyncs them first (enough for a power
+//! loss). On start a torn log tail is cut off, and a corrupt log line or snapshot makes
+//! [`Storage::open`] fail with [`Error::Corrupt`]: the replica refuses to start rather
+//! than execute from it (see [`checksum`] for why, and what checksums cannot see).
 
+pub mod checksum;
 pub mod wal;
 
 use std::path::{Path, PathBuf};
@@ -20,7 +25,8 @@ use crate::config::FsyncPolicy;
 use crate::core::record::{kept_at_compaction, Record, RecordKind, Snapshot};
 use crate::error::{Error, Result};
 use crate::messages::Seq;
-use wal::{write_atomic, JsonLines};
+use checksum::{decode_snapshot, encode_snapshot};
+use wal::{line_of, write_atomic, JsonLines};
 
 pub use crate::core::record::{LogEntry, RequestId};
 
@@ -56,10 +62,16 @@ impl Storage {
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create data directory", dir, e))?;
         let snap_path = dir.join("snapshot.json");
         let snapshot = match std::fs::read(&snap_path) {
-            Ok(bytes) => Some(
-                serde_json::from_slice::<Snapshot>(&bytes)
-                    .map_err(|e| Error::json(format!("snapshot {}", snap_path.display()), e))?,
-            ),
+            Ok(bytes) => {
+                let json = decode_snapshot(&bytes).map_err(|reason| Error::Corrupt {
+                    path: snap_path.clone(),
+                    reason,
+                })?;
+                Some(
+                    serde_json::from_slice::<Snapshot>(json)
+                        .map_err(|e| Error::json(format!("snapshot {}", snap_path.display()), e))?,
+                )
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(Error::io("read", snap_path, e)),
         };
@@ -73,11 +85,7 @@ impl Storage {
         }
         let wal_lines = records
             .iter()
-            .map(|r| {
-                let mut line = serde_json::to_vec(r).expect("records serialize");
-                line.push(b'\n');
-                (r.seq(), r.kind(), line)
-            })
+            .map(|r| (r.seq(), r.kind(), line_of(r)))
             .collect();
         let storage = Storage {
             dir: dir.to_path_buf(),
@@ -144,7 +152,7 @@ impl Storage {
 
     fn compact(&mut self, snapshot: &Snapshot) -> Result<()> {
         self.flush()?;
-        let bytes = serde_json::to_vec(snapshot).expect("snapshot serializes");
+        let bytes = encode_snapshot(&serde_json::to_vec(snapshot).expect("snapshot serializes"));
         write_atomic(&self.dir.join("snapshot.json"), &bytes)?;
         let keys: Vec<(Seq, RecordKind)> =
             self.wal_lines.iter().map(|(s, k, _)| (*s, *k)).collect();
@@ -210,6 +218,121 @@ mod tests {
             vec![3, 4]
         );
         assert_eq!(rec.history.len(), 4);
+    }
+
+    fn executed(seq: Seq) -> Record {
+        Record::Executed(LogEntry {
+            seq,
+            digest: crate::crypto::Digest::of(&seq.to_le_bytes()),
+            requests: Vec::new(),
+            transferred: false,
+            state_digest: None,
+        })
+    }
+
+    /// Writes records 1..=n and a snapshot at 2 (so the WAL holds 3..=n).
+    fn stored(n: Seq) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, _) = Storage::open(dir.path(), FsyncPolicy::Never).unwrap();
+        for seq in 1..=n {
+            s.append(&executed(seq)).unwrap();
+        }
+        s.flush().unwrap();
+        let state = KvStore::new();
+        s.append(&Record::Stable(Box::new(Snapshot {
+            seq: 2,
+            state_digest: state.digest(),
+            state,
+            proof: vec![],
+            view: 0,
+            view_active: true,
+        })))
+        .unwrap();
+        dir
+    }
+
+    fn line_starts(path: &Path) -> Vec<usize> {
+        let bytes = std::fs::read(path).unwrap();
+        std::iter::once(0)
+            .chain(
+                bytes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| **b == b'\n')
+                    .map(|(i, _)| i + 1),
+            )
+            .filter(|i| *i < bytes.len())
+            .collect()
+    }
+
+    fn flip(path: &Path, at: usize) {
+        let mut bytes = std::fs::read(path).unwrap();
+        bytes[at] ^= 0x20;
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    /// A complete last WAL record whose checksum fails (a torn write that reached its
+    /// length) is cut off, never executed; the records before it come back.
+    #[test]
+    fn a_corrupt_last_wal_record_is_cut_off() {
+        let dir = stored(5);
+        let wal = dir.path().join("wal.jsonl");
+        let starts = line_starts(&wal);
+        assert_eq!(starts.len(), 3);
+        flip(&wal, starts[2] + 30);
+        let (_, rec) = Storage::open(dir.path(), FsyncPolicy::Always).unwrap();
+        assert_eq!(
+            rec.records.iter().map(|r| r.seq()).collect::<Vec<_>>(),
+            vec![3, 4]
+        );
+        assert_eq!(std::fs::metadata(&wal).unwrap().len() as usize, starts[2]);
+    }
+
+    /// A corrupt record with good ones after it makes the replica refuse to start.
+    #[test]
+    fn a_corrupt_wal_record_in_the_middle_refuses_to_start() {
+        let dir = stored(5);
+        let wal = dir.path().join("wal.jsonl");
+        let starts = line_starts(&wal);
+        flip(&wal, starts[1] + 30);
+        let err = Storage::open(dir.path(), FsyncPolicy::Always).unwrap_err();
+        assert!(
+            matches!(&err, Error::Corrupt { path, reason: checksum::Corrupt::LogLine { line: 2, later: 1, .. } } if path == &wal),
+            "{err}"
+        );
+        assert!(err.to_string().contains("refusing to start"), "{err}");
+        // Nothing was cut: the evidence stays for the operator.
+        assert_eq!(line_starts(&wal), starts);
+    }
+
+    /// A snapshot whose bytes do not match their checksum (bit rot, or a torn write)
+    /// makes the replica refuse to start.
+    #[test]
+    fn a_corrupt_snapshot_refuses_to_start() {
+        let dir = stored(3);
+        let snap = dir.path().join("snapshot.json");
+        let len = std::fs::metadata(&snap).unwrap().len() as usize;
+        flip(&snap, len - 5);
+        let err = Storage::open(dir.path(), FsyncPolicy::Always).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                Error::Corrupt {
+                    reason: checksum::Corrupt::Snapshot { .. },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // ...and so does a snapshot cut short.
+        let dir = stored(3);
+        let snap = dir.path().join("snapshot.json");
+        let bytes = std::fs::read(&snap).unwrap();
+        std::fs::write(&snap, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(matches!(
+            Storage::open(dir.path(), FsyncPolicy::Always),
+            Err(Error::Corrupt { .. })
+        ));
     }
 
     /// The newest VIEW-CHANGE and NEW-VIEW records survive a compaction that covers

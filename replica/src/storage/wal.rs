@@ -1,13 +1,20 @@
-//! An append-only file of JSON lines with an fsync policy; a torn last line (crash
-//! mid-write) is ignored on read. Used for the WAL records and the executed history.
+//! An append-only file of checksummed JSON lines with an fsync policy; a torn last
+//! line (crash mid-write) is cut off on read, a corrupt line in the middle is an error
+//! (see [`super::checksum`]). Used for the WAL records and the executed history.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{de::DeserializeOwned, Serialize};
 
+use super::checksum::{decode_log, encode_line};
 use crate::error::{Error, Result};
+
+/// One value as a checksummed log line, newline included.
+pub fn line_of<T: Serialize>(value: &T) -> Vec<u8> {
+    encode_line(&serde_json::to_vec(value).expect("records serialize"))
+}
 
 /// An append-only JSON-lines file.
 #[derive(Debug)]
@@ -34,46 +41,47 @@ impl JsonLines {
         })
     }
 
-    /// Reads every complete line; stops at the first line that does not parse
-    /// (a torn write at the end) and truncates the file there.
+    /// Reads every line; a torn last line is cut off the file (it was never
+    /// acknowledged, see [`super::checksum`]), a corrupt line before good ones is an
+    /// [`Error::Corrupt`], and so is a line whose checksum holds but whose JSON does not
+    /// parse (written by another version or by a bug: nothing to execute from).
     pub fn read_all<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
-        let file = match File::open(path) {
-            Ok(f) => f,
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::io("open", path, e)),
+            Err(e) => return Err(Error::io("read", path, e)),
         };
-        let mut out = Vec::new();
-        let mut good_len = 0u64;
-        let mut torn = false;
-        for line in BufReader::new(file).split(b'\n') {
-            let line = line.map_err(|e| Error::io("read", path, e))?;
-            match serde_json::from_slice::<T>(&line) {
-                Ok(v) => {
-                    out.push(v);
-                    good_len += line.len() as u64 + 1;
-                }
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "ignoring torn tail of log");
-                    torn = true;
-                    break;
-                }
-            }
+        let decoded = decode_log(&bytes).map_err(|reason| Error::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+        let mut out = Vec::with_capacity(decoded.lines.len());
+        for (i, json) in decoded.lines.iter().enumerate() {
+            let value = serde_json::from_slice::<T>(json)
+                .map_err(|e| Error::json(format!("{} line {}", path.display(), i + 1), e))?;
+            out.push(value);
         }
-        if torn {
+        if decoded.torn_tail {
+            tracing::warn!(
+                path = %path.display(),
+                cut_bytes = bytes.len() as u64 - decoded.good_len,
+                "cutting off the torn tail of a log"
+            );
             let f = OpenOptions::new()
                 .write(true)
                 .open(path)
                 .map_err(|e| Error::io("open", path, e))?;
-            f.set_len(good_len)
+            f.set_len(decoded.good_len)
                 .map_err(|e| Error::io("truncate", path, e))?;
+            f.sync_data().map_err(|e| Error::io("fsync", path, e))?;
         }
         Ok(out)
     }
 
-    /// Serializes one value as a line into the buffer (not yet written).
+    /// Serializes one value as a checksummed line into the buffer (not yet written);
+    /// returns the line.
     pub fn push<T: Serialize>(&mut self, value: &T) -> Vec<u8> {
-        let mut line = serde_json::to_vec(value).expect("records serialize");
-        line.push(b'\n');
+        let line = line_of(value);
         self.buf.extend_from_slice(&line);
         line
     }
