@@ -7,6 +7,7 @@
 
 use crate::client::SimClient;
 use crate::config::SimConfig;
+use crate::coverage::{CoverageRecorder, Point};
 use crate::error::Result;
 use crate::history::History;
 use crate::network::Network;
@@ -129,6 +130,7 @@ pub struct Simulation {
     pub(crate) final_reads_from: Option<u64>,
     pub(crate) rejected: u64,
     pub(crate) undecodable: u64,
+    pub(crate) coverage: CoverageRecorder,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -207,6 +209,7 @@ impl Simulation {
             final_reads_from: None,
             rejected: 0,
             undecodable: 0,
+            coverage: CoverageRecorder::default(),
             config,
         };
         sim.schedule_start();
@@ -432,8 +435,14 @@ impl Simulation {
         self.trace
             .record(self.now, replica_code(from), replica_code(to), kind, body);
         match verified {
-            Some(v) => self.step(to, Input::Peer(v)),
-            None => self.undecodable += 1,
+            Some(v) => {
+                self.coverage.on_delivered(v.get());
+                self.step(to, Input::Peer(v));
+            }
+            None => {
+                self.undecodable += 1;
+                self.coverage.reach(Point::Undecodable);
+            }
         }
     }
 
@@ -504,10 +513,22 @@ impl Simulation {
                     }
                     self.post_reply(i, slot, body);
                 }
-                Output::Persist(r) => self.nodes[i].disk.write(&r),
-                Output::Executed(e) => self.nodes[i].executed.push(e),
+                Output::Persist(r) => {
+                    self.coverage.on_persisted(&r, self.nodes[i].kills > 0);
+                    self.nodes[i].disk.write(&r);
+                }
+                Output::Executed(e) => {
+                    self.coverage.on_executed(&e, self.nodes[i].engine.view());
+                    self.nodes[i].executed.push(e);
+                }
                 Output::SetTimer { .. } => {}
-                Output::Rejected { .. } => self.rejected += 1,
+                Output::Rejected { kind, why, .. } => {
+                    self.rejected += 1;
+                    self.coverage.reach(Point::Rejected {
+                        kind,
+                        why: why.name(),
+                    });
+                }
             }
         }
     }
@@ -530,8 +551,9 @@ impl Simulation {
         if let Some(b) = &self.byzantine {
             b.observe(&nemesis::Message::peer(link, &copies[0].1));
             if let Some(outcome) = b.on_peer(link, &copies[0].1) {
-                if outcome.mutator.is_some() {
+                if let Some(m) = outcome.mutator {
                     self.byzantine_acted.insert(from);
+                    self.coverage.reach(Point::Mutated(m.name()));
                 }
                 let lag = outcome.lag.as_nanos() as u64;
                 copies = outcome
