@@ -1,8 +1,9 @@
 //! Shrinking a failing case: the smallest case found, by greedy passes, on which the
 //! same oracle still fails with the same seed.
 //!
-//! Each pass proposes smaller cases and keeps the first that still fails; the passes
-//! repeat until none makes progress or the run budget is spent:
+//! Each pass proposes smaller cases, keeps the first that still fails and goes on from
+//! it until none of its proposals fails; the passes repeat until none makes progress
+//! or the run budget is spent (a case is never tried twice):
 //!
 //! 1. drop a window (the last first);
 //! 2. shorten the workload to just past the last window's start (whole seconds), then
@@ -20,6 +21,7 @@ use crate::explore::draw::is_valid;
 use crate::simulate;
 use checker::Verdict;
 use nemesis::{Fault, PacketSpec};
+use std::collections::BTreeSet;
 
 /// How much shrinking may cost.
 #[derive(Clone, Copy, Debug)]
@@ -58,45 +60,52 @@ pub fn still_fails(case: &Case, oracle: &str) -> bool {
 
 /// Shrinks `case`, which `fails`, while `fails` holds.
 pub fn shrink(case: &Case, limits: ShrinkLimits, mut fails: impl FnMut(&Case) -> bool) -> Shrunk {
+    let passes: [fn(&Case) -> Vec<Case>; 5] = [
+        drop_windows,
+        shorten_time,
+        halve_windows,
+        simplify_faults,
+        lighten_load,
+    ];
     let mut best = case.clone();
+    let mut tried: BTreeSet<String> = BTreeSet::from([case.to_json()]);
     let mut runs = 0;
     let mut steps = 0;
-    'passes: loop {
+    loop {
         let mut progressed = false;
-        for pass in [
-            drop_windows,
-            shorten_time,
-            halve_windows,
-            simplify_faults,
-            lighten_load,
-        ] {
-            for proposal in pass(&best) {
-                if runs >= limits.max_runs {
-                    break 'passes;
+        for pass in passes {
+            // A pass goes on from each case it kept until none of its proposals fails.
+            'pass: loop {
+                for proposal in pass(&best) {
+                    if runs >= limits.max_runs {
+                        return Shrunk {
+                            case: best,
+                            runs,
+                            steps,
+                        };
+                    }
+                    let valid = is_valid(&proposal.schedule, proposal.f, proposal.time_limit_ms());
+                    if !valid || !tried.insert(proposal.to_json()) {
+                        continue;
+                    }
+                    runs += 1;
+                    if fails(&proposal) {
+                        best = proposal;
+                        steps += 1;
+                        progressed = true;
+                        continue 'pass;
+                    }
                 }
-                if proposal == best
-                    || !is_valid(&proposal.schedule, proposal.f, proposal.time_limit_ms())
-                {
-                    continue;
-                }
-                runs += 1;
-                if fails(&proposal) {
-                    best = proposal;
-                    steps += 1;
-                    progressed = true;
-                    // The proposals were made from the old case: start the pass over.
-                    break;
-                }
+                break;
             }
         }
         if !progressed {
-            break;
+            return Shrunk {
+                case: best,
+                runs,
+                steps,
+            };
         }
-    }
-    Shrunk {
-        case: best,
-        runs,
-        steps,
     }
 }
 
