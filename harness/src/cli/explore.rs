@@ -12,8 +12,8 @@ pub struct ExploreArgs {
     /// seconds).
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_budget)]
     pub budget: Duration,
-    /// Stop after this many schedules, whatever the budget says (for reproducible
-    /// tests) [default: no limit].
+    /// Stop after this many schedules (rounded up to a whole batch of 8), whatever the
+    /// budget says (for reproducible tests) [default: no limit].
     #[arg(long, value_name = "N")]
     pub schedules: Option<u64>,
     /// Base seed: schedule i is drawn from (seed, i), so a seed gives the same search
