@@ -51,7 +51,7 @@ pub struct ExploreArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["schedules", "seed", "bug", "no_feedback"])]
     pub replay: Option<PathBuf>,
     /// Progress display: auto (a bar on a terminal, nothing when CI is set, else a line
-    /// every 10 s), bar, plain, none.
+    /// every 5 s), bar, plain, none.
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
 }

@@ -1,4 +1,4 @@
-//! Progress of a search on stderr: a bar on a terminal, a plain line every 10 s
+//! Progress of a search on stderr: a bar on a terminal, a plain line every 5 s
 //! otherwise, nothing in CI. Updated between batches (a batch takes about a second).
 
 use crate::config::ProgressMode;
@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 /// Between two plain lines.
-const PLAIN_EVERY: Duration = Duration::from_secs(10);
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
 
 /// What the search has done so far.
 #[derive(Debug, Clone, Copy, Default)]
