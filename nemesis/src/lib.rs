@@ -19,6 +19,7 @@
 //! - [`proxy`]: the runtime that applies rules: one listener per directed link.
 //! - [`fault`]: the faults a schedule can hold, and their targets.
 //! - [`schedule`]: fault windows in time, generated from a seed or read from TOML.
+//! - [`schedule_file`]: a schedule written back as a `--nemesis-schedule` TOML file.
 //! - [`plan`]: a run's fault settings turned into one validated schedule.
 //! - [`streams`]: every ChaCha stream drawn from the run seed, in one place.
 //! - [`control`]: what the runner needs from the harness (processes, recording).
@@ -41,6 +42,7 @@ pub mod replica_http;
 pub mod rule;
 pub mod runner;
 pub mod schedule;
+pub mod schedule_file;
 pub mod streams;
 
 pub use byzantine::{Byzantine, ByzantineRule, Mutator};

@@ -271,6 +271,17 @@ impl Simulation {
         let n = self.nodes.len();
         let params = self.config.params.clone();
         self.nodes[i].restart(i, n, params);
+        let newest = self
+            .nodes
+            .iter()
+            .filter(|n| n.liveness == Liveness::Up)
+            .map(|n| n.engine.view())
+            .max()
+            .unwrap_or(0);
+        if newest > self.nodes[i].engine.view() {
+            self.coverage
+                .reach(crate::coverage::Point::RestartBehindView);
+        }
         self.nemesis_event("start", json!([i]));
     }
 }

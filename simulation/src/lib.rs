@@ -27,17 +27,24 @@
 //! - [`report`]: what a run came to.
 //! - [`requests`]: the clients' side of the event loop.
 //! - [`scope`]: small-scope random schedules.
+//! - [`coverage`]: the abstract protocol states a run reached.
+//! - [`case`]: one explored case (seed, parameters, bugs, schedule) and its replay file.
+//! - [`explore`]: coverage-guided search for failing schedules.
+//! - [`shrink`]: minimising a failing case.
 //!
 //! Every random choice draws from the seed on its own ChaCha stream
 //! ([`sim::streams`]); time is virtual; every iterated collection is ordered. Peer
 //! messages are verified once per distinct content (memoized: verification is a pure
 //! function of the bytes), which keeps signature checks from dominating.
 
+pub mod case;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod coverage;
 pub mod disk;
 pub mod error;
+pub mod explore;
 pub mod faults;
 pub mod history;
 pub mod judge;
@@ -47,9 +54,11 @@ pub mod queue;
 pub mod report;
 pub mod requests;
 pub mod scope;
+pub mod shrink;
 pub mod sim;
 pub mod trace;
 
+pub use case::Case;
 pub use config::SimConfig;
 pub use error::{Error, Result};
 pub use report::{OpCounts, SimReport};

@@ -1,5 +1,6 @@
 //! What one simulation came to: the trace hash, the verdicts, the history.
 
+use crate::coverage::Point;
 use crate::history::History;
 use crate::judge::Evidence;
 use crate::sim::Simulation;
@@ -55,6 +56,8 @@ pub struct SimReport {
     pub undecodable: u64,
     /// The history, in the format a real run writes.
     pub history: History,
+    /// The abstract protocol states the run reached (see [`crate::coverage`]).
+    pub coverage: BTreeSet<Point>,
 }
 
 impl SimReport {
@@ -149,6 +152,7 @@ impl Simulation {
             rejected: self.rejected,
             undecodable: self.undecodable,
             history: self.history,
+            coverage: self.coverage.finish(),
         }
     }
 }

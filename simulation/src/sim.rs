@@ -7,6 +7,7 @@
 
 use crate::client::SimClient;
 use crate::config::SimConfig;
+use crate::coverage::{CoverageRecorder, Point};
 use crate::error::Result;
 use crate::history::History;
 use crate::network::Network;
@@ -17,7 +18,7 @@ use crate::trace::{client_code, replica_code, Trace, NEMESIS};
 use bytes::Bytes;
 use checker::oracles::ExecutedRequest;
 use ed25519_dalek::SigningKey;
-use nemesis::{ByzantineRule, Link, Mutate, Rule};
+use nemesis::{ByzantineRule, Link, Mutate, Mutator, Rule};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use replica::crypto::{Digest, Signed};
@@ -130,6 +131,7 @@ pub struct Simulation {
     pub(crate) final_reads_from: Option<u64>,
     pub(crate) rejected: u64,
     pub(crate) undecodable: u64,
+    pub(crate) coverage: CoverageRecorder,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -208,6 +210,7 @@ impl Simulation {
             final_reads_from: None,
             rejected: 0,
             undecodable: 0,
+            coverage: CoverageRecorder::default(),
             config,
         };
         sim.schedule_start();
@@ -420,8 +423,14 @@ impl Simulation {
         self.trace
             .record(self.now, replica_code(from), replica_code(to), kind, body);
         match verified {
-            Some(v) => self.step(to, Input::Peer(v)),
-            None => self.undecodable += 1,
+            Some(v) => {
+                self.coverage.on_delivered(v.get());
+                self.step(to, Input::Peer(v));
+            }
+            None => {
+                self.undecodable += 1;
+                self.coverage.reach(Point::Undecodable);
+            }
         }
     }
 
@@ -495,10 +504,22 @@ impl Simulation {
                     }
                     self.post_reply(i, slot, body);
                 }
-                Output::Persist(r) => self.nodes[i].disk.write(&r),
-                Output::Executed(e) => self.nodes[i].executed.push(e),
+                Output::Persist(r) => {
+                    self.coverage.on_persisted(&r, self.nodes[i].kills > 0);
+                    self.nodes[i].disk.write(&r);
+                }
+                Output::Executed(e) => {
+                    self.coverage.on_executed(&e, self.nodes[i].engine.view());
+                    self.nodes[i].executed.push(e);
+                }
                 Output::SetTimer { .. } => {}
-                Output::Rejected { .. } => self.rejected += 1,
+                Output::Rejected { kind, why, .. } => {
+                    self.rejected += 1;
+                    self.coverage.reach(Point::Rejected {
+                        kind,
+                        why: why.name(),
+                    });
+                }
             }
         }
     }
@@ -528,6 +549,8 @@ impl Simulation {
                     // ignores.
                     if rule.byzantine().faulty().contains(&from) {
                         self.byzantine_acted.insert(from);
+                        self.coverage
+                            .reach(Point::Mutated(Mutator::Withhold.name()));
                     }
                     self.trace.record(
                         self.now,
@@ -543,8 +566,9 @@ impl Simulation {
                     lag,
                     tag: t,
                 }) => {
-                    if t.is_some() {
+                    if let Some(name) = t {
                         self.byzantine_acted.insert(from);
+                        self.coverage.reach(Point::Mutated(name));
                     }
                     tag = t;
                     let lag = lag.as_nanos() as u64;

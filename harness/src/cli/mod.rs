@@ -2,8 +2,10 @@
 //! `harness run`'s arguments are in [`run`] (the settings themselves are
 //! [`crate::config::RunSettings`]).
 
+mod explore;
 mod run;
 
+pub use explore::ExploreArgs;
 pub use run::RunArgs;
 
 use crate::config::suite::Shard;
@@ -61,6 +63,15 @@ pub enum Command {
     /// bug caught in every run and the correct build never flagged, 1 otherwise, 254
     /// bad arguments or a build without the bugs.
     Selftest(SelftestArgs),
+    /// Search for failing fault schedules in the deterministic simulator, guided by
+    /// protocol coverage; shrink each failure and store it with a replay file.
+    ///
+    /// Each failure goes to STORE/explore/TIMESTAMP/failure-N/ (schedule.toml, replay.json,
+    /// results.json, history.jsonl; `harness serve` lists it) with the commands that
+    /// replay it in the simulator and run it against real processes. `--replay FILE`
+    /// re-runs a stored failure. Exit status: 0 no violation, 1 a violation (or the
+    /// replayed case is invalid), 2 unknown, 254 bad arguments or input, 255 broken.
+    Explore(Box<ExploreArgs>),
     /// Compare a run (or suite) with a baseline run (or suite) and fail on a regression.
     ///
     /// Compares latency percentiles (overall, during faults, without), throughput,

@@ -5,6 +5,7 @@ mod analyze;
 mod bench_check;
 mod check;
 mod compare;
+mod explore;
 mod history_file;
 mod replica;
 mod report;
@@ -27,6 +28,7 @@ pub fn run(command: Command) -> Result<Exit, Failure> {
         Command::Report(args) => report::run(&args),
         Command::Suite(args) => suite::run(&args),
         Command::Selftest(args) => selftest::run(&args),
+        Command::Explore(args) => explore::run(&args),
         Command::Compare(args) => compare::run(&args),
         Command::Serve(args) => serve::run(&args),
     }
