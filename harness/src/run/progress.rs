@@ -17,9 +17,9 @@ pub(crate) struct Progress {
     task: Option<JoinHandle<()>>,
 }
 
-/// What `auto` means here: a bar on a terminal, nothing when `CI` is set, plain lines
-/// otherwise.
-fn resolve(mode: ProgressMode) -> ProgressMode {
+/// What `auto` means: a bar on a terminal, nothing when `CI` is set, plain lines
+/// otherwise (for `run`, and for `explore`'s progress).
+pub(crate) fn resolve(mode: ProgressMode) -> ProgressMode {
     if mode != ProgressMode::Auto {
         return mode;
     }

@@ -3,7 +3,6 @@
 
 use crate::config::ProgressMode;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 /// Between two plain lines.
@@ -45,26 +44,10 @@ pub(super) struct Progress {
     last_line: Instant,
 }
 
-/// What `auto` means: a bar on a terminal, nothing when `CI` is set, plain lines
-/// otherwise.
-fn resolve(mode: ProgressMode) -> ProgressMode {
-    if mode != ProgressMode::Auto {
-        return mode;
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-    if ci {
-        ProgressMode::None
-    } else if std::io::stderr().is_terminal() {
-        ProgressMode::Bar
-    } else {
-        ProgressMode::Plain
-    }
-}
-
 impl Progress {
     /// Starts the display of a search of `budget`.
     pub(super) fn start(mode: ProgressMode, budget: Duration) -> Progress {
-        let mode = resolve(mode);
+        let mode = crate::run::progress::resolve(mode);
         let bar = (mode == ProgressMode::Bar).then(|| {
             let bar = ProgressBar::with_draw_target(
                 Some(budget.as_secs().max(1)),
