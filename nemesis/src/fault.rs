@@ -326,6 +326,34 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// Whether it touches a single replica, whatever the cluster's size: a kill, pause
+    /// or clock fault of one replica or the primary, a partition isolating one.
+    pub fn touches_one(&self) -> bool {
+        match self {
+            Fault::Kill { target } | Fault::Pause { target } | Fault::Clock { target, .. } => {
+                matches!(target, Target::One | Target::Primary)
+            }
+            Fault::Partition { topology, .. } => {
+                matches!(topology, Topology::One | Topology::Primary)
+            }
+            Fault::Packet { .. } | Fault::RollingRestart | Fault::Byzantine { .. } => false,
+        }
+    }
+
+    /// The same fault narrowed to one replica, if it has a target to narrow (see
+    /// [`Fault::touches_one`]).
+    pub fn narrowed_to_one(&self) -> Option<Fault> {
+        let mut narrowed = self.clone();
+        match &mut narrowed {
+            Fault::Kill { target } | Fault::Pause { target } | Fault::Clock { target, .. } => {
+                *target = Target::One;
+            }
+            Fault::Partition { topology, .. } => *topology = Topology::One,
+            Fault::Packet { .. } | Fault::RollingRestart | Fault::Byzantine { .. } => return None,
+        }
+        Some(narrowed)
+    }
+
     /// The family the fault belongs to.
     pub fn family(&self) -> Family {
         match self {
