@@ -173,37 +173,14 @@ impl Storage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::Digest;
     use crate::state_machine::KvStore;
 
     #[test]
     fn records_survive_reopen_and_compaction() {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut s, rec) = Storage::open(dir.path(), FsyncPolicy::Never).unwrap();
+        let empty = tempfile::tempdir().unwrap();
+        let (_, rec) = Storage::open(empty.path(), FsyncPolicy::Never).unwrap();
         assert!(rec.snapshot.is_none() && rec.records.is_empty());
-        let d = Digest::of(b"x");
-        for seq in 1..=4 {
-            s.append(&Record::Executed(LogEntry {
-                seq,
-                digest: d,
-                requests: Vec::new(),
-                transferred: false,
-                state_digest: None,
-            }))
-            .unwrap();
-        }
-        s.flush().unwrap();
-        let state = KvStore::new();
-        s.append(&Record::Stable(Box::new(Snapshot {
-            seq: 2,
-            state_digest: state.digest(),
-            state,
-            proof: vec![],
-            view: 0,
-            view_active: true,
-        })))
-        .unwrap();
-        drop(s);
+        let dir = stored(4);
         // A torn tail is ignored.
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new()
