@@ -13,6 +13,17 @@ impl Replica {
     /// state and broadcast CHECKPOINT.
     pub(crate) fn make_checkpoint(&mut self, seq: Seq, digest: Digest, out: &mut Vec<Output>) {
         self.snapshots.insert(seq, (digest, self.state.clone()));
+        let msg = self.announce_checkpoint(seq, digest, out);
+        self.record_checkpoint_vote(msg, out);
+    }
+
+    /// Signs, persists and broadcasts our CHECKPOINT for the state we hold at `seq`.
+    pub(crate) fn announce_checkpoint(
+        &mut self,
+        seq: Seq,
+        digest: Digest,
+        out: &mut Vec<Output>,
+    ) -> Signed<Checkpoint> {
         let msg = Signed::sign(
             Checkpoint {
                 seq,
@@ -23,7 +34,7 @@ impl Replica {
         );
         out.push(Output::Persist(Record::Checkpoint(msg.clone())));
         out.push(Output::Broadcast(PeerMessage::Checkpoint(msg.clone())));
-        self.record_checkpoint_vote(msg, out);
+        msg
     }
 
     pub(crate) fn on_checkpoint(&mut self, m: Signed<Checkpoint>, out: &mut Vec<Output>) {

@@ -292,6 +292,15 @@ impl Replica {
         self.view_change_progress();
         self.in_progress.clear();
         self.set_stable(seq, digest, r.state, r.proof, out);
+        // We hold that state now, so we vouch for it: a peer that executed to `seq`
+        // may still lack a correct replica's vote there (a faulty replica's
+        // conflicting CHECKPOINT takes its sender's place), and without ours its
+        // window would stay below `seq` for good.
+        let mine = self.announce_checkpoint(seq, digest, out);
+        self.checkpoint_votes
+            .entry(seq)
+            .or_default()
+            .insert(self.id, mine);
         for (s, d) in history {
             if s > before && s <= seq {
                 self.exec_digests.insert(s, d);
