@@ -57,7 +57,13 @@ impl Replica {
         // we were partitioned and caught up by state transfer after the cluster went
         // idle). A STATUS from our older view is answered with the NEW-VIEW.
         let missed_view = std::mem::take(&mut self.higher_view_seen);
-        if stuck || behind || missed_view {
+        // A checkpoint of ours that is still not stable while execution stands still:
+        // CHECKPOINTs were lost, and with the window full nothing else would be sent.
+        let unstable_own = self
+            .checkpoint_votes
+            .range(self.low + 1..)
+            .any(|(_, votes)| votes.contains_key(&self.id));
+        if stuck || behind || missed_view || unstable_own {
             // Our own unstable checkpoints may be what the others are missing.
             for votes in self.checkpoint_votes.values() {
                 if let Some(mine) = votes.get(&self.id) {
