@@ -298,10 +298,27 @@ impl Replica {
             if sender as usize >= self.n {
                 return;
             }
-            // A few answers per sender and view: two replicas that both installed the
-            // view would otherwise answer each other's answers forever.
+            // A few full answers per sender and view: two replicas that both installed
+            // the view would otherwise answer each other's VIEW-CHANGEs forever. After
+            // them, the NEW-VIEW alone, once per retransmission interval: the sender
+            // may still be waiting (our answers were lost, e.g. in a one-way
+            // partition), and a NEW-VIEW draws no answer from a replica that has it.
             let answers = self.vc_answers.entry((sender, view)).or_default();
             if *answers >= VC_ANSWERS {
+                let every = self.params.retransmit_ms;
+                if !self.may_answer(sender, "view-change", every) {
+                    return;
+                }
+                if let Some(nv) = self
+                    .last_new_view
+                    .as_ref()
+                    .filter(|nv| nv.body.view >= view)
+                {
+                    out.push(Output::Send {
+                        to: sender,
+                        msg: PeerMessage::NewView(nv.clone()),
+                    });
+                }
                 return;
             }
             *answers += 1;
