@@ -346,6 +346,24 @@ impl Replica {
         {
             return self.reject(out, "view-change", Rejection::InvalidProof, e);
         }
+        // A lone replica asking for a later view while we stay in ours (it timed out
+        // alone, e.g. cut off as a checkpoint became stable) waits for f+1 others that
+        // may never come once the clients stop, and its VIEW-CHANGE shows it is behind
+        // our stable checkpoint: the checkpoint's proof lets it fetch the state (state
+        // transfer goes on while it is view-changing), as a STATUS would get it. Its
+        // re-sent VIEW-CHANGEs are answered too (our answer may have been lost), at
+        // most once per retransmission interval.
+        if self.active && m.body.stable_seq < self.low && !self.stable_proof.is_empty() {
+            let every = self.params.retransmit_ms;
+            if self.may_answer(sender, "lone-view-change", every) {
+                for c in &self.stable_proof {
+                    out.push(Output::Send {
+                        to: sender,
+                        msg: PeerMessage::Checkpoint(c.clone()),
+                    });
+                }
+            }
+        }
         if self
             .vc_msgs
             .get(&view)
@@ -359,23 +377,6 @@ impl Replica {
             .any(|(_, v)| v.contains_key(&sender))
         {
             return; // superseded by a later one from the same sender
-        }
-        // A lone replica asking for a later view while we stay in ours (it timed out
-        // alone, e.g. cut off as a checkpoint became stable) waits for f+1 others that
-        // may never come once the clients stop, and its VIEW-CHANGE shows it is behind
-        // our stable checkpoint: the checkpoint's proof lets it fetch the state (state
-        // transfer goes on while it is view-changing), as a STATUS would get it.
-        if self.active && m.body.stable_seq < self.low && !self.stable_proof.is_empty() {
-            let answers = self.vc_answers.entry((sender, view)).or_default();
-            if *answers < VC_ANSWERS {
-                *answers += 1;
-                for c in &self.stable_proof {
-                    out.push(Output::Send {
-                        to: sender,
-                        msg: PeerMessage::Checkpoint(c.clone()),
-                    });
-                }
-            }
         }
         // Only each sender's newest VIEW-CHANGE counts (and memory stays bounded).
         for votes in self.vc_msgs.range_mut(..view).map(|(_, v)| v) {
