@@ -10,7 +10,8 @@
 //! runs as a coverage map and prefers schedules that reached a new point.
 
 use replica::core::record::{LogEntry, Record};
-use replica::messages::PeerMessage;
+use replica::crypto::Digest;
+use replica::messages::{NewView, PeerMessage};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -27,6 +28,11 @@ pub enum Point {
     NewViewNullRequest,
     /// A NEW-VIEW started from a stable checkpoint above 0.
     NewViewAboveCheckpoint,
+    /// A NEW-VIEW did not carry a batch that replicas had prepared (sent a COMMIT for)
+    /// in an earlier view: the near miss of a lost commit. Bucketed by how many
+    /// replicas had prepared it; with fewer than 2f+1 COMMITs none executed it, unless
+    /// a replica commits on too few.
+    NewViewDroppedPrepared(&'static str),
     /// A replica installed a view (bucketed: 1, 2, 3-4, 5-8, 9+).
     ViewReached(&'static str),
     /// A replica asked its peers for a state transfer.
@@ -63,6 +69,7 @@ impl fmt::Display for Point {
             Point::NewViewReproposed => f.write_str("new-view/re-proposed"),
             Point::NewViewNullRequest => f.write_str("new-view/null-request"),
             Point::NewViewAboveCheckpoint => f.write_str("new-view/above-checkpoint"),
+            Point::NewViewDroppedPrepared(b) => write!(f, "new-view/dropped-prepared-at-{b}"),
             Point::ViewReached(b) => write!(f, "view/{b}"),
             Point::StateTransferRequested => f.write_str("state-transfer/requested"),
             Point::StateTransferApplied => f.write_str("state-transfer/applied"),
@@ -95,6 +102,11 @@ pub struct CoverageRecorder {
     points: BTreeSet<Point>,
     /// The view in which each sequence number was first proposed.
     proposed_in: BTreeMap<u64, u64>,
+    /// For each sequence number, the replicas that sent a COMMIT for each digest
+    /// (were prepared with it), and in which view first.
+    prepared: BTreeMap<u64, BTreeMap<Digest, (u64, BTreeSet<usize>)>>,
+    /// Views whose NEW-VIEW was looked at.
+    new_views: BTreeSet<u64>,
 }
 
 impl CoverageRecorder {
@@ -122,6 +134,9 @@ impl CoverageRecorder {
                 });
             }
             PeerMessage::NewView(nv) => {
+                if self.new_views.insert(nv.body.view) {
+                    self.check_dropped(&nv.body);
+                }
                 for pp in &nv.body.pre_prepares {
                     let h = &pp.header.body;
                     self.proposed_in.entry(h.seq).or_insert(h.view);
@@ -134,6 +149,48 @@ impl CoverageRecorder {
             }
             PeerMessage::FetchState(_) => self.reach(Point::StateTransferRequested),
             _ => {}
+        }
+    }
+
+    /// Replica `from` sent `msg` (to one peer or all).
+    pub fn on_sent(&mut self, from: usize, msg: &PeerMessage) {
+        if let PeerMessage::Commit(c) = msg {
+            let b = &c.body;
+            self.prepared
+                .entry(b.seq)
+                .or_default()
+                .entry(b.digest)
+                .or_insert_with(|| (b.view, BTreeSet::new()))
+                .1
+                .insert(from);
+        }
+    }
+
+    /// A NEW-VIEW seen for the first time: which batches prepared in earlier views,
+    /// above its stable checkpoint, it leaves out.
+    fn check_dropped(&mut self, nv: &NewView) {
+        let stable = nv
+            .view_changes
+            .iter()
+            .map(|vc| vc.body.stable_seq)
+            .max()
+            .unwrap_or(0);
+        self.prepared = self.prepared.split_off(&(stable + 1));
+        let carried: BTreeMap<u64, Digest> = nv
+            .pre_prepares
+            .iter()
+            .map(|pp| (pp.header.body.seq, pp.header.body.digest))
+            .collect();
+        let mut most = 0;
+        for (seq, digests) in &self.prepared {
+            for (digest, (view, senders)) in digests {
+                if *view < nv.view && carried.get(seq) != Some(digest) {
+                    most = most.max(senders.len() as u64);
+                }
+            }
+        }
+        if most > 0 {
+            self.reach(Point::NewViewDroppedPrepared(bucket(most)));
         }
     }
 
@@ -174,6 +231,55 @@ impl CoverageRecorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ed25519_dalek::SigningKey;
+    use replica::crypto::Signed;
+    use replica::messages::Commit;
+
+    fn commit(view: u64, seq: u64, digest: Digest, replica: u32) -> PeerMessage {
+        let key = SigningKey::from_bytes(&[replica as u8 + 1; 32]);
+        let body = Commit {
+            view,
+            seq,
+            digest,
+            replica,
+        };
+        PeerMessage::Commit(Signed::sign(body, &key))
+    }
+
+    fn new_view(view: u64) -> PeerMessage {
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let body = NewView {
+            view,
+            view_changes: Vec::new(),
+            pre_prepares: Vec::new(),
+            replica: 1,
+        };
+        PeerMessage::NewView(Signed::sign(body, &key))
+    }
+
+    #[test]
+    fn a_new_view_leaving_out_a_batch_prepared_earlier_is_a_near_miss() {
+        let d = Digest::of(b"batch");
+        let mut r = CoverageRecorder::default();
+        r.on_sent(0, &commit(0, 5, d, 0));
+        r.on_sent(2, &commit(0, 5, d, 2));
+        r.on_sent(2, &commit(0, 5, d, 2)); // a retransmission counts once
+        r.on_delivered(&new_view(1));
+        let points = r.finish();
+        assert!(
+            points.contains(&Point::NewViewDroppedPrepared("2")),
+            "{points:?}"
+        );
+
+        // Prepared only in the NEW-VIEW's own view: not left out by it.
+        let mut r = CoverageRecorder::default();
+        r.on_sent(0, &commit(1, 5, d, 0));
+        r.on_delivered(&new_view(1));
+        assert!(!r
+            .finish()
+            .iter()
+            .any(|p| matches!(p, Point::NewViewDroppedPrepared(_))));
+    }
 
     #[test]
     fn points_have_distinct_names_and_counts_are_bucketed() {

@@ -66,5 +66,8 @@ pub use sim::Simulation;
 
 /// Runs the simulation of `config` to its end and judges it.
 pub fn simulate(config: SimConfig) -> Result<SimReport> {
-    Ok(Simulation::new(config)?.run())
+    // The simulated replicas log nothing: what they did is in the trace and the
+    // report, and thousands of runs would bury the searcher's own output.
+    let quiet = tracing::subscriber::NoSubscriber::default();
+    tracing::subscriber::with_default(quiet, || Ok(Simulation::new(config)?.run()))
 }

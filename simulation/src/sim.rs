@@ -476,10 +476,12 @@ impl Simulation {
         for o in outputs {
             match o {
                 Output::Send { to, msg } => {
+                    self.coverage.on_sent(i, &msg);
                     let body = encode(&msg);
                     self.send_peer(i, to as usize, body);
                 }
                 Output::Broadcast(msg) => {
+                    self.coverage.on_sent(i, &msg);
                     let body = encode(&msg);
                     for j in 0..self.nodes.len() {
                         if j != i {

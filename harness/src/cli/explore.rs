@@ -40,6 +40,10 @@ pub struct ExploreArgs {
     /// new coverage (to compare with the guided search).
     #[arg(long)]
     pub no_feedback: bool,
+    /// Stop the search at the first violation, once it is shrunk and stored (to time
+    /// how long a search takes to find a bug).
+    #[arg(long)]
+    pub stop_on_violation: bool,
     /// Most simulations spent shrinking one failure.
     #[arg(long, value_name = "N", default_value_t = 120)]
     pub shrink_runs: usize,
@@ -48,7 +52,7 @@ pub struct ExploreArgs {
     pub out: PathBuf,
     /// Replay a failure (its replay.json) in the simulator instead of searching: prints
     /// the verdict and the trace hash, and exits by the verdict.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["schedules", "seed", "bug", "no_feedback"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["schedules", "seed", "bug", "no_feedback", "stop_on_violation"])]
     pub replay: Option<PathBuf>,
     /// Progress display: auto (a bar on a terminal, nothing when CI is set, else a line
     /// every 5 s), bar, plain, none.

@@ -230,8 +230,32 @@ pub(crate) fn draw_topology(rng: &mut ChaCha8Rng, n: usize) -> Topology {
 }
 
 /// Packet faults: a few of drop, duplicate, reorder, replay and delay, sometimes only
-/// towards one replica or for a few message types.
+/// towards one replica or for a few message types; or (one time in four) a selective
+/// omission: every message of one or two protocol types lost on the way into one to
+/// f+1 replicas (the starvation that lets a quorum form without them).
 pub(crate) fn draw_packet(rng: &mut ChaCha8Rng, n: usize) -> PacketSpec {
+    if rng.gen_bool(0.25) {
+        let kinds = *[
+            "prepare",
+            "commit",
+            "prepare+commit",
+            "pre-prepare",
+            "checkpoint",
+            "view-change",
+            "new-view",
+        ]
+        .choose(rng)
+        .unwrap_or(&"prepare+commit");
+        let mut nodes: Vec<usize> = (0..n).collect();
+        nodes.shuffle(rng);
+        let most = ((n - 1) / 3 + 1).max(1);
+        let mut to = nodes[..rng.gen_range(1..=most)].to_vec();
+        to.sort_unstable();
+        let to: Vec<String> = to.iter().map(|i| i.to_string()).collect();
+        if let Ok(spec) = format!("drop=1,kinds={kinds},to={}", to.join("+")).parse() {
+            return spec;
+        }
+    }
     let mut parts: Vec<String> = Vec::new();
     let pick = |rng: &mut ChaCha8Rng, choices: &[f64]| *choices.choose(rng).unwrap_or(&0.0);
     for (key, choices) in [

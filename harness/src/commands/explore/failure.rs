@@ -35,6 +35,7 @@ pub(super) struct Session {
     store: PathBuf,
     dir: Option<PathBuf>,
     failures: usize,
+    unknowns: usize,
 }
 
 /// A stored failure.
@@ -55,6 +56,7 @@ impl Session {
             store: store.to_path_buf(),
             dir: None,
             failures: 0,
+            unknowns: 0,
         }
     }
 
@@ -63,8 +65,8 @@ impl Session {
         self.dir.as_deref()
     }
 
-    /// A fresh directory for the next failure.
-    fn next_dir(&mut self) -> Result<PathBuf> {
+    /// A fresh directory for the next failure (or case the oracles could not judge).
+    fn next_dir(&mut self, unknown: bool) -> Result<PathBuf> {
         let session = match &self.dir {
             Some(d) => d.clone(),
             None => {
@@ -82,8 +84,13 @@ impl Session {
                 dir
             }
         };
-        self.failures += 1;
-        let dir = session.join(format!("failure-{}", self.failures));
+        let dir = if unknown {
+            self.unknowns += 1;
+            session.join(format!("unknown-{}", self.unknowns))
+        } else {
+            self.failures += 1;
+            session.join(format!("failure-{}", self.failures))
+        };
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         Ok(dir)
@@ -100,7 +107,7 @@ impl Session {
         report: &SimReport,
         oracle: &str,
     ) -> Result<Stored> {
-        let dir = self.next_dir()?;
+        let dir = self.next_dir(false)?;
         let case = &shrunk.case;
         let bugs = !case.bugs.is_empty();
         let replay_path = dir.join(REPLAY_FILE);
@@ -176,6 +183,60 @@ impl Session {
             ..RunRecord::default()
         };
         write_json(&dir.join(RESULTS_FILE), &results)?;
+        Ok(Stored {
+            dir,
+            replay,
+            real_run,
+        })
+    }
+}
+
+impl Session {
+    /// Stores a case some oracle could not judge (`unknown-<n>/replay.json`, not
+    /// shrunk): often a liveness problem worth a look, replayable as a failure is.
+    pub(super) fn store_unknown(
+        &mut self,
+        case: &Case,
+        index: u64,
+        search_seed: u64,
+        report: &SimReport,
+        oracle: &str,
+    ) -> Result<Stored> {
+        let dir = self.next_dir(true)?;
+        let replay_path = dir.join(REPLAY_FILE);
+        let replay = format!(
+            "cargo run --release -p harness{} -- explore --replay {}",
+            if case.bugs.is_empty() {
+                ""
+            } else {
+                " --features seeded-bugs"
+            },
+            replay_path.display()
+        );
+        let schedule_path = dir.join(SCHEDULE_FILE);
+        std::fs::write(&schedule_path, case.schedule.to_toml())
+            .with_context(|| format!("cannot write {}", schedule_path.display()))?;
+        let real_run = real_run_settings(case, &schedule_path).reproduce_command();
+        let case_json: serde_json::Value = serde_json::from_str(&case.to_json())?;
+        let evidence: Vec<&String> = report
+            .oracle(oracle)
+            .map(|o| o.evidence.iter().take(5).collect())
+            .unwrap_or_default();
+        write_json(
+            &replay_path,
+            &json!({
+                "case": case_json,
+                "oracle": oracle,
+                "verdict": "unknown",
+                "trace_hash": report.trace_hash,
+                "events": report.events,
+                "summary": report.summary(),
+                "evidence": evidence,
+                "found": {"search_seed": search_seed, "index": index},
+                "replay": replay,
+                "real_run": real_run,
+            }),
+        )?;
         Ok(Stored {
             dir,
             replay,

@@ -105,7 +105,9 @@ fn search(args: &ExploreArgs, settings: ExploreSettings) -> Result<Exit, Failure
     let mut shrunk_oracles: BTreeSet<String> = BTreeSet::new();
     let mut search_time = Duration::ZERO;
     loop {
-        if progress.elapsed() >= args.budget || args.schedules.is_some_and(|n| explorer.runs() >= n)
+        if progress.elapsed() >= args.budget
+            || args.schedules.is_some_and(|n| explorer.runs() >= n)
+            || (args.stop_on_violation && tally.shrunk > 0)
         {
             break;
         }
@@ -134,13 +136,23 @@ fn search(args: &ExploreArgs, settings: ExploreSettings) -> Result<Exit, Failure
                         .filter(|o| o.verdict == Verdict::Unknown)
                     {
                         if tally.unknown_oracles.insert(o.name.clone()) {
+                            let stored = session
+                                .store_unknown(
+                                    &outcome.case,
+                                    outcome.index,
+                                    search_seed,
+                                    &report,
+                                    &o.name,
+                                )
+                                .or_exit(Exit::Broken)?;
                             progress.note(&format!(
-                                "harness explore: case {} (seed {}): {} unknown: {} {}",
+                                "harness explore: case {} (seed {}): {} unknown: {} {}\n\x20 replay: {}",
                                 outcome.index,
                                 outcome.case.seed,
                                 o.name,
                                 o.summary,
-                                o.evidence.first().map_or("", |e| &e[..e.len().min(300)])
+                                o.evidence.first().map_or("", |e| &e[..e.len().min(300)]),
+                                stored.replay
                             ));
                         }
                     }
@@ -203,6 +215,9 @@ fn search(args: &ExploreArgs, settings: ExploreSettings) -> Result<Exit, Failure
                 stored.replay,
                 stored.real_run
             ));
+            if args.stop_on_violation {
+                break;
+            }
         }
         progress.update(Status {
             runs: explorer.runs(),
@@ -256,8 +271,10 @@ fn report_end(
     );
     if let Some(dir) = dir {
         eprintln!(
-            "harness explore: {} shrunk failure(s) stored in {}",
+            "harness explore: {} shrunk failure(s) and {} unknown case(s) (the first of \
+             each oracle, not shrunk) stored in {}",
             tally.shrunk,
+            tally.unknown_oracles.len(),
             dir.display()
         );
     }

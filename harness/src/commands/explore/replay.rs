@@ -63,7 +63,11 @@ pub(super) fn run(file: &Path) -> Result<Exit, Failure> {
         let now = report.oracle(oracle).map_or("absent".to_string(), |o| {
             format!("{:?}", o.verdict).to_lowercase()
         });
-        println!("recorded failing oracle {oracle}: {now} now");
+        let was = recorded
+            .get("verdict")
+            .and_then(|v| v.as_str())
+            .unwrap_or("invalid");
+        println!("recorded oracle {oracle}: {was} then, {now} now");
     }
     if let Some(real) = recorded.get("real_run").and_then(|r| r.as_str()) {
         let schedule = path.with_file_name(SCHEDULE_FILE);
