@@ -30,8 +30,9 @@ pub struct SimConfig {
     pub recovery_ms: u64,
     /// How long the final reads may take before the run ends anyway.
     pub final_reads_ms: u64,
-    /// After the final reads: how long the replicas get to converge (the bound of the
-    /// convergence oracle).
+    /// After the final reads, the replicas get as long to converge as a real run gives
+    /// them (`checker::oracles::settle_bound`: `(2^(f+2) - 1) T + 15 s`, T the quorum's
+    /// view-change timeout in force, at most a minute), or this long if longer.
     pub settle_ms: u64,
     /// The faults, in the nemesis's vocabulary.
     pub schedule: Schedule,
@@ -65,7 +66,7 @@ impl SimConfig {
             time_limit_ms: 20_000,
             recovery_ms: 3_000,
             final_reads_ms: 10_000,
-            settle_ms: 2_000,
+            settle_ms: 0,
             schedule: Schedule::none(),
             latency_us: (200, 2_000),
             tick_ms: 5,

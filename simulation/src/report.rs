@@ -89,7 +89,7 @@ impl SimReport {
 }
 
 impl Simulation {
-    pub(crate) fn report(self, waited_ns: u64) -> SimReport {
+    pub(crate) fn report(self, waited_ns: u64, bound_ms: u64) -> SimReport {
         let logs: Vec<_> = self.nodes.iter().map(|n| n.executed.clone()).collect();
         let states: Vec<Option<ReplicaState>> = self
             .nodes
@@ -113,7 +113,7 @@ impl Simulation {
             final_reads_from: self.final_reads_from,
             check_timeout: Duration::from_secs(30),
             states: &states,
-            settle: (waited_ns as f64 / 1e9, self.config.settle_ms as f64 / 1e3),
+            settle: (waited_ns as f64 / 1e9, bound_ms as f64 / 1e3),
         };
         let oracles = evidence.oracles();
         let verdict = worst(oracles.iter().map(|o| o.verdict));

@@ -259,10 +259,24 @@ impl Simulation {
         let end = self.end_ns();
         self.run_until(end, Simulation::finished);
         let settle_from = self.now;
-        let settle_end = self.now + ms(self.config.settle_ms);
-        self.run_until(settle_end, Simulation::converged);
+        let bound_ms = self.settle_bound_ms();
+        self.run_until(settle_from + ms(bound_ms), Simulation::converged);
         let waited_ns = self.now - settle_from;
-        self.report(waited_ns)
+        self.report(waited_ns, bound_ms)
+    }
+
+    /// The convergence oracle's bound: a real run's (`checker::oracles::settle_bound`,
+    /// with the quorum's view-change timeout in force now), or `settle_ms` if longer.
+    fn settle_bound_ms(&self) -> u64 {
+        let timeouts: Vec<Option<u64>> = self
+            .nodes
+            .iter()
+            .map(|n| Some(n.engine.view_change_timeout_ms()))
+            .collect();
+        let t = checker::oracles::quorum_timeout(&timeouts, self.config.f)
+            .unwrap_or(self.config.params.view_change_timeout_ms);
+        let derived = checker::oracles::settle_bound(self.config.f, t).as_millis() as u64;
+        derived.max(self.config.settle_ms)
     }
 
     /// Handles events due up to `end` (ns), until `done` holds.

@@ -16,9 +16,25 @@
 //! falls out of the checkpoint quorum, so its log window fills and it fetches the
 //! others' state) ends in agreement, and only this comparison sees it.
 
+use super::availability::view_changes_factor;
 use super::{OracleResult, ReplicaLog};
 use crate::Verdict;
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// What the convergence bound adds to the view changes' timeouts.
+pub const SETTLE_BASE: Duration = Duration::from_secs(15);
+
+/// The longest any bound waits, however far T backed off (a cluster whose view
+/// changes keep failing is judged, not waited for).
+pub const LONGEST_WAIT: Duration = Duration::from_secs(60);
+
+/// How long the replicas get to converge after the final reads, for fault bound `f`
+/// and a view-change timeout of `t_ms` as backed off: `(2^(f+2) - 1) T + 15 s`, at
+/// most a minute. A real run and the simulator use the same bound.
+pub fn settle_bound(f: usize, t_ms: u64) -> Duration {
+    (Duration::from_millis(view_changes_factor(f) * t_ms) + SETTLE_BASE).min(LONGEST_WAIT)
+}
 
 /// Where one replica stood at the end (from its `/status`).
 #[derive(Debug, Clone, PartialEq, Eq)]

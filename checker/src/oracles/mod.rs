@@ -24,7 +24,7 @@ pub mod validity;
 
 pub use agreement::agreement;
 pub use availability::{availability, quorum_timeout, view_changes_factor, Lost, ProgressBound};
-pub use convergence::{convergence, ReplicaState};
+pub use convergence::{convergence, settle_bound, ReplicaState, LONGEST_WAIT, SETTLE_BASE};
 pub use faults::{active_at, fault_windows, heal_of, FaultWindow};
 pub use liveness::final_reads;
 pub use logs::{ExecutedEntry, ExecutedRequest, ReplicaLog};

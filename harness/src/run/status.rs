@@ -11,7 +11,9 @@
 
 use super::recorder::RecorderHandle;
 use super::shutdown::Stop;
-use checker::oracles::{quorum_timeout, view_changes_factor, ProgressBound, ReplicaState};
+use checker::oracles::{
+    quorum_timeout, settle_bound, view_changes_factor, ProgressBound, ReplicaState, LONGEST_WAIT,
+};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -22,12 +24,6 @@ const EVERY: Duration = Duration::from_secs(1);
 const CALL_TIMEOUT: Duration = Duration::from_secs(1);
 /// What the availability bound adds to the view changes' timeouts.
 pub(crate) const PROGRESS_BASE: Duration = Duration::from_secs(5);
-/// What the convergence bound adds to the view changes' timeouts.
-const SETTLE_BASE: Duration = Duration::from_secs(15);
-/// The longest the run waits for progress before the final reads, or for the replicas
-/// to converge, however far T backed off (a cluster whose view changes keep failing
-/// is judged, not waited for).
-const LONGEST_WAIT: Duration = Duration::from_secs(60);
 
 /// The part of a replica's `/status` the oracles read.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -123,7 +119,7 @@ impl Timeouts {
 
     /// How long the replicas get to converge after the final reads (at most a minute).
     pub(crate) fn settle_bound(&self) -> Duration {
-        (self.view_changes() + SETTLE_BASE).min(LONGEST_WAIT)
+        settle_bound(self.f, self.current_ms())
     }
 
     /// The availability oracle's bound: `override_s` (`--stall`) if given, else derived

@@ -354,6 +354,11 @@ impl Replica {
         }
     }
 
+    /// The view-change timeout in force (ms): T, doubled for each failed view change.
+    pub fn view_change_timeout_ms(&self) -> u64 {
+        self.vc_timeout_ms
+    }
+
     /// The replicated state (read-only).
     pub fn state(&self) -> &KvStore {
         &self.state
