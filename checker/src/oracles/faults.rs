@@ -1,8 +1,9 @@
 //! The fault windows a history's `nemesis` operations describe, in Jepsen's pairs:
 //! `start-partition`/`stop-partition`, `start-packet`/`stop-packet`,
 //! `start-byzantine`/`stop-byzantine`, `kill`/`start`,
-//! `pause`/`resume`, and `bump-clock`, `strobe-clock` or `rate-clock` then
-//! `reset-clock`. A start never stopped lasts to the end of the history.
+//! `pause`/`resume`, `bump-clock`, `strobe-clock` or `rate-clock` then
+//! `reset-clock`, and the disk faults `lose-unsynced`, `torn-write`, `corrupt` or
+//! `read-error` then `heal-disk`. A start never stopped lasts to the end of the history.
 
 use crate::history::{Op, Process};
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,7 @@ pub fn heal_of(f: &str) -> Option<&'static str> {
         "kill" => "start",
         "pause" => "resume",
         "bump-clock" | "strobe-clock" | "rate-clock" => "reset-clock",
+        "lose-unsynced" | "torn-write" | "corrupt" | "read-error" => "heal-disk",
         _ => return None,
     })
 }

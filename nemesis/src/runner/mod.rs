@@ -19,6 +19,7 @@
 //! [`Observer::replica_lost`].
 
 mod apply;
+mod disk;
 mod heal;
 mod outcome;
 mod restarts;
@@ -65,6 +66,8 @@ enum Active {
         nodes: Vec<usize>,
         strobe: Option<JoinHandle<()>>,
     },
+    /// A disk fault's targets (restarted when healed).
+    Disk(Vec<usize>),
     Done,
 }
 
