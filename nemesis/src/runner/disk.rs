@@ -91,9 +91,11 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
         let mut restarted = Vec::new();
         let mut refused: BTreeMap<String, Value> = BTreeMap::new();
         let mut failed: BTreeMap<String, String> = BTreeMap::new();
+        let mut was_down: BTreeMap<String, String> = BTreeMap::new();
         for &i in &nodes {
             let _ = self.processes.passthrough(i);
-            if self.processes.exited(i).is_some() {
+            if let Some(exit) = self.processes.exited(i) {
+                was_down.insert(i.to_string(), exit);
                 match self.processes.start(i) {
                     Ok(()) => restarted.push(i),
                     Err(e) => {
@@ -135,7 +137,8 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
                 }
             }
         }
-        let mut value = json!({"nodes": nodes, "restarted": restarted, "healed": what});
+        let mut value = json!({"nodes": nodes, "restarted": restarted, "healed": what,
+                               "was_down": was_down});
         if !refused.is_empty() {
             value["refused-start"] = json!(refused);
             value["set-aside"] = json!(set_aside);
