@@ -43,11 +43,19 @@ pub enum Bug {
     /// replies) see nothing; its state digest (`/status`, CHECKPOINT) differs from
     /// the others'.
     DivergeState,
+    /// With `--fsync always`, votes and replies leave before the records they depend
+    /// on are fsynced: the fsync runs at most every [`ACK_BEFORE_FSYNC_LAG_MS`] (a
+    /// group commit that forgot to wait). A `kill -9` loses nothing (the writes are
+    /// in the OS); a power loss loses what was acknowledged since the last fsync.
+    AckBeforeFsync,
 }
+
+/// How far behind its acknowledgements [`Bug::AckBeforeFsync`]'s fsync runs, at most.
+pub const ACK_BEFORE_FSYNC_LAG_MS: u128 = 500;
 
 impl Bug {
     /// Every replica bug, in the order the self-test reports them.
-    pub const ALL: [Bug; 10] = [
+    pub const ALL: [Bug; 11] = [
         Bug::CommitQuorum2f,
         Bug::PrepareQuorum,
         Bug::NoDigestCheck,
@@ -58,6 +66,7 @@ impl Bug {
         Bug::LostOnRestart,
         Bug::NoPrePrepare,
         Bug::DivergeState,
+        Bug::AckBeforeFsync,
     ];
 
     /// The bug's name on the command line.
@@ -73,6 +82,7 @@ impl Bug {
             Bug::LostOnRestart => "lost-on-restart",
             Bug::NoPrePrepare => "no-pre-prepare",
             Bug::DivergeState => "diverge-state",
+            Bug::AckBeforeFsync => "ack-before-fsync",
         }
     }
 

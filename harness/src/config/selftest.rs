@@ -72,6 +72,7 @@ impl SeededBug {
             Replica(Bug::LostOnRestart) => Scenario::CrashRestart,
             Replica(Bug::NoClientDedupe) => Scenario::ClientReplay,
             Replica(Bug::DivergeState) => Scenario::QuietCas,
+            Replica(Bug::AckBeforeFsync) => Scenario::PowerLoss,
             Client(ClientBug::AcceptFirstReply) => Scenario::LyingReplica,
         }
     }
@@ -109,6 +110,11 @@ pub(crate) enum Scenario {
     /// while its replies stay right is seen only when the replicas' states are
     /// compared at the end (the convergence oracle).
     QuietCas,
+    /// Appends at 50/s with `--fsync always`, and every 4 s a power loss of every
+    /// replica (the disk-fault layer drops whatever was not fsynced): an acknowledged
+    /// append that did not survive is missing from later reads (linearizability).
+    /// Needs FUSE.
+    PowerLoss,
 }
 
 /// Settings every self-test run shares.
@@ -133,7 +139,7 @@ view_change_timeout_ms = 500
 impl Scenario {
     /// Every scenario.
     #[cfg(test)]
-    pub(crate) const ALL: [Scenario; 7] = [
+    pub(crate) const ALL: [Scenario; 8] = [
         Scenario::Equivocation,
         Scenario::Twins,
         Scenario::StarvedBackups,
@@ -141,6 +147,7 @@ impl Scenario {
         Scenario::ClientReplay,
         Scenario::LyingReplica,
         Scenario::QuietCas,
+        Scenario::PowerLoss,
     ];
 
     /// Its name.
@@ -153,6 +160,7 @@ impl Scenario {
             Scenario::ClientReplay => "client-replay",
             Scenario::LyingReplica => "lying-replica",
             Scenario::QuietCas => "quiet-cas",
+            Scenario::PowerLoss => "power-loss",
         }
     }
 
@@ -175,6 +183,12 @@ impl Scenario {
                 "byzantine_replicas = \"1\"\nbyzantine_mutators = \"lie\"".to_string()
             }
             Scenario::QuietCas => "workload = \"kv\"\nnemesis = \"none\"".to_string(),
+            // A modest rate on ten keys: the append checker must be able to prove the
+            // correct build's history (with an info op per request a power loss cut)
+            // within its budget.
+            Scenario::PowerLoss => {
+                "workload = \"append\"\nkeys = 10\nrate = 50.0\nfsync = \"always\"".to_string()
+            }
         };
         let mut table: Table = toml::from_str(COMMON).expect("the common settings parse");
         table.extend(toml::from_str::<Table>(&extra).expect("a scenario's settings parse"));
@@ -233,6 +247,17 @@ impl Scenario {
                         at + 1
                     ));
                     at += 10;
+                }
+            }
+            Scenario::PowerLoss => {
+                // Down for 1.5 s every 4 s; the last power loss leaves quiet time.
+                let mut at = 2;
+                while at + 4 <= time_limit {
+                    out.push_str(&format!(
+                        "[[fault]]\nat = {at}\nheal = {}.5\nkind = \"power-loss-all\"\n\n",
+                        at + 1
+                    ));
+                    at += 4;
                 }
             }
             Scenario::ClientReplay | Scenario::LyingReplica | Scenario::QuietCas => return None,

@@ -21,6 +21,7 @@ pub mod wal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::bugs::{Bug, Bugs, ACK_BEFORE_FSYNC_LAG_MS};
 use crate::config::FsyncPolicy;
 use crate::core::record::{kept_at_compaction, Record, RecordKind, Snapshot};
 use crate::error::{Error, Result};
@@ -52,6 +53,8 @@ pub struct Storage {
     wal_lines: Vec<(Seq, RecordKind, Vec<u8>)>,
     history: JsonLines,
     last_sync: Instant,
+    /// Seeded bugs ([`Bug::AckBeforeFsync`] lives here).
+    bugs: Bugs,
 }
 
 const BATCH_SYNC_MS: u128 = 10;
@@ -94,6 +97,7 @@ impl Storage {
             wal_lines,
             history: JsonLines::open(&dir.join("history.jsonl"))?,
             last_sync: Instant::now(),
+            bugs: Bugs::NONE,
         };
         Ok((
             storage,
@@ -103,6 +107,12 @@ impl Storage {
                 history,
             },
         ))
+    }
+
+    /// Runs with the seeded `bugs` (none unless asked for; a normal build has none).
+    pub fn with_bugs(mut self, bugs: Bugs) -> Self {
+        self.bugs = bugs;
+        self
     }
 
     /// Buffers one record (a `Stable` record writes the snapshot and compacts at once).
@@ -127,6 +137,9 @@ impl Storage {
     /// the messages that depend on them.
     pub fn flush(&mut self) -> Result<()> {
         let sync = match self.policy {
+            FsyncPolicy::Always if self.bugs.has(Bug::AckBeforeFsync) => {
+                self.last_sync.elapsed().as_millis() >= ACK_BEFORE_FSYNC_LAG_MS
+            }
             FsyncPolicy::Always => true,
             FsyncPolicy::Batch => self.last_sync.elapsed().as_millis() >= BATCH_SYNC_MS,
             FsyncPolicy::Never => false,
