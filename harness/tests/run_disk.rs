@@ -5,7 +5,8 @@
 //! - `--fsync always`, power loss of every replica: every oracle valid.
 //! - `--fsync never`, the same: acknowledged appends are lost, and linearizability
 //!   says so (the append workload: a read that lacks an acknowledged element cannot
-//!   be explained by indeterminate operations, which could only add elements).
+//!   be explained by indeterminate operations, which could only add elements), and so
+//!   does the durability oracle (executed sequence numbers forgotten).
 //! - Bit rot in one replica's executed history: it refuses to start, the nemesis sets
 //!   its data aside, it rejoins empty and catches up; every oracle valid.
 //!
@@ -131,8 +132,8 @@ fn fsync_always_survives_power_loss_of_every_replica() {
 }
 
 #[test]
-fn fsync_never_loses_acknowledged_appends_and_linearizability_says_so() {
-    if skipped("fsync_never_loses_acknowledged_appends_and_linearizability_says_so") {
+fn fsync_never_loses_acknowledged_appends_and_two_oracles_say_so() {
+    if skipped("fsync_never_loses_acknowledged_appends_and_two_oracles_say_so") {
         return;
     }
     let _mounts = DeadMounts;
@@ -145,6 +146,14 @@ fn fsync_never_loses_acknowledged_appends_and_linearizability_says_so() {
         "lost acknowledged appends went unnoticed: {:#}\nstderr:\n{}",
         out.results["oracles"],
         out.stderr
+    );
+    let durability = out.oracle("durability");
+    assert_eq!(durability["verdict"], "invalid", "{durability:#}");
+    assert!(
+        durability["evidence"][0]
+            .as_str()
+            .is_some_and(|e| e.contains("forgotten")),
+        "{durability:#}"
     );
     assert_eq!(out.status, Some(1), "exit status of an invalid run");
 }

@@ -114,7 +114,7 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
                 let nodes = target.resolve(n, primary, &mut self.rng);
                 let w = &self.schedule.windows[window];
                 let window_ms = w.stop_ms.saturating_sub(w.start_ms);
-                self.apply_disk(target, disk, nodes, window_ms, fault)
+                self.apply_disk(target, disk, nodes, window_ms, fault).await
             }
             Fault::Clock {
                 target,

@@ -66,8 +66,12 @@ enum Active {
         nodes: Vec<usize>,
         strobe: Option<JoinHandle<()>>,
     },
-    /// A disk fault's targets (restarted when healed).
-    Disk(Vec<usize>),
+    /// A disk fault's targets (restarted when healed), and for a power loss of every
+    /// replica what each had executed just before it.
+    Disk {
+        nodes: Vec<usize>,
+        executed_before: Option<Vec<Option<u64>>>,
+    },
     Done,
 }
 
