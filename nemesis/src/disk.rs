@@ -69,6 +69,8 @@ impl FromStr for DiskFile {
 pub enum CorruptMode {
     /// Every bit inverted.
     FlipBits,
+    /// The lowest bit of each byte inverted (text stays text).
+    FlipLowBit,
     /// Overwritten with zeros.
     Zero,
     /// The file cut at the range's start.
@@ -77,8 +79,9 @@ pub enum CorruptMode {
 
 impl CorruptMode {
     /// Every mode.
-    pub const ALL: [CorruptMode; 3] = [
+    pub const ALL: [CorruptMode; 4] = [
         CorruptMode::FlipBits,
+        CorruptMode::FlipLowBit,
         CorruptMode::Zero,
         CorruptMode::Truncate,
     ];
@@ -87,6 +90,7 @@ impl CorruptMode {
     pub fn name(self) -> &'static str {
         match self {
             CorruptMode::FlipBits => "flip-bits",
+            CorruptMode::FlipLowBit => "flip-low-bit",
             CorruptMode::Zero => "zero",
             CorruptMode::Truncate => "truncate",
         }
@@ -102,7 +106,7 @@ impl FromStr for CorruptMode {
             .ok_or_else(|| {
                 Error::spec(
                     s,
-                    "unknown corruption; expected flip-bits, zero or truncate",
+                    "unknown corruption; expected flip-bits, flip-low-bit, zero or truncate",
                 )
             })
     }

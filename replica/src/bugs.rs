@@ -48,6 +48,10 @@ pub enum Bug {
     /// group commit that forgot to wait). A `kill -9` loses nothing (the writes are
     /// in the OS); a power loss loses what was acknowledged since the last fsync.
     AckBeforeFsync,
+    /// Reads its WAL and executed history back without checking the lines'
+    /// checksums, and skips a line that does not parse: a record damaged at rest but
+    /// still well-formed (a digest with one digit changed) is taken as written.
+    TrustWal,
 }
 
 /// How far behind its acknowledgements [`Bug::AckBeforeFsync`]'s fsync runs, at most.
@@ -55,7 +59,7 @@ pub const ACK_BEFORE_FSYNC_LAG_MS: u128 = 500;
 
 impl Bug {
     /// Every replica bug, in the order the self-test reports them.
-    pub const ALL: [Bug; 11] = [
+    pub const ALL: [Bug; 12] = [
         Bug::CommitQuorum2f,
         Bug::PrepareQuorum,
         Bug::NoDigestCheck,
@@ -67,6 +71,7 @@ impl Bug {
         Bug::NoPrePrepare,
         Bug::DivergeState,
         Bug::AckBeforeFsync,
+        Bug::TrustWal,
     ];
 
     /// The bug's name on the command line.
@@ -83,6 +88,7 @@ impl Bug {
             Bug::NoPrePrepare => "no-pre-prepare",
             Bug::DivergeState => "diverge-state",
             Bug::AckBeforeFsync => "ack-before-fsync",
+            Bug::TrustWal => "trust-wal",
         }
     }
 

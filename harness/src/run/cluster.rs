@@ -443,6 +443,7 @@ impl nemesis::Processes for Cluster {
     ) -> nemesis::Result<()> {
         let how = match mode {
             nemesis::CorruptMode::FlipBits => diskfault::Corruption::FlipBits,
+            nemesis::CorruptMode::FlipLowBit => diskfault::Corruption::FlipLowBit,
             nemesis::CorruptMode::Zero => diskfault::Corruption::Zero,
             nemesis::CorruptMode::Truncate => diskfault::Corruption::Truncate,
         };
