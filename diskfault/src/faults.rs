@@ -15,6 +15,9 @@ use crate::state::{inside_mount, Shared};
 pub enum Corruption {
     /// Every bit of every byte in the range inverted.
     FlipBits,
+    /// The lowest bit of every byte in the range inverted (`'0'` and `'1'` trade
+    /// places: text stays text, a digest stays a digest, only a checksum sees it).
+    FlipLowBit,
     /// The range overwritten with zeros.
     Zero,
     /// The file cut at the range's start (the range's end is ignored).
@@ -129,6 +132,7 @@ impl DiskFaults {
             .map_err(|e| Error::io("read", &path, e))?;
         match how {
             Corruption::FlipBits => buf.iter_mut().for_each(|b| *b = !*b),
+            Corruption::FlipLowBit => buf.iter_mut().for_each(|b| *b ^= 1),
             Corruption::Zero => buf.iter_mut().for_each(|b| *b = 0),
             Corruption::Truncate => unreachable!("handled above"),
         }

@@ -1,6 +1,7 @@
 //! The faults a schedule holds, grouped in the families `--nemesis` names, and the
 //! targets of process and clock faults.
 
+use crate::disk::{CorruptMode, DiskFault, DiskFile};
 use crate::error::{Error, Result};
 use crate::packet::PacketSpec;
 use crate::partition::{ClientSide, Topology};
@@ -26,17 +27,24 @@ pub enum Family {
     Clock,
     /// Byzantine replicas (message mutation through the proxy).
     Byzantine,
+    /// Disk faults on at most f replicas: power loss, torn writes, corruption at rest,
+    /// read errors (needs FUSE: the harness mounts its layer under the replicas).
+    Disk,
+    /// Power loss of every replica at once (needs FUSE).
+    PowerLossAll,
 }
 
 impl Family {
     /// Every family.
-    pub const ALL: [Family; 6] = [
+    pub const ALL: [Family; 8] = [
         Family::Partition,
         Family::Packet,
         Family::Kill,
         Family::Pause,
         Family::Clock,
         Family::Byzantine,
+        Family::Disk,
+        Family::PowerLossAll,
     ];
 
     /// The families `all` stands for: every crash-and-network family. Byzantine
@@ -58,7 +66,14 @@ impl Family {
             Family::Pause => "pause",
             Family::Clock => "clock",
             Family::Byzantine => "byzantine",
+            Family::Disk => "disk",
+            Family::PowerLossAll => "power-loss-all",
         }
+    }
+
+    /// Whether the family needs the disk-fault layer (FUSE) under the replicas.
+    pub fn needs_disk_layer(self) -> bool {
+        matches!(self, Family::Disk | Family::PowerLossAll)
     }
 
     /// Whether the family needs the proxy.
@@ -91,7 +106,8 @@ impl FromStr for Family {
             .ok_or_else(|| {
                 Error::spec(
                     s,
-                    "unknown fault; expected partition, packet, kill, pause, clock, byzantine, all or none",
+                    "unknown fault; expected partition, packet, kill, pause, clock, byzantine, disk, \
+                     power-loss-all, all or none",
                 )
             })
     }
@@ -155,6 +171,22 @@ impl Target {
                 v.sort_unstable();
                 v.dedup();
                 v
+            }
+        }
+    }
+
+    /// How many replicas of `n` it hits.
+    pub fn count(&self, n: usize) -> usize {
+        match self {
+            Target::One | Target::Primary => 1,
+            Target::Minority => ((n - 1) / 2).max(1),
+            Target::Majority => n / 2 + 1,
+            Target::All => n,
+            Target::Nodes(v) => {
+                let mut v = v.clone();
+                v.sort_unstable();
+                v.dedup();
+                v.len()
             }
         }
     }
@@ -323,6 +355,13 @@ pub enum Fault {
         /// What they do.
         mutators: Vec<crate::byzantine::Mutator>,
     },
+    /// A disk fault on the targets' data directories (see [`crate::disk`]).
+    Disk {
+        /// Who.
+        target: Target,
+        /// What.
+        fault: DiskFault,
+    },
 }
 
 impl Fault {
@@ -330,9 +369,10 @@ impl Fault {
     /// or clock fault of one replica or the primary, a partition isolating one.
     pub fn touches_one(&self) -> bool {
         match self {
-            Fault::Kill { target } | Fault::Pause { target } | Fault::Clock { target, .. } => {
-                matches!(target, Target::One | Target::Primary)
-            }
+            Fault::Kill { target }
+            | Fault::Pause { target }
+            | Fault::Clock { target, .. }
+            | Fault::Disk { target, .. } => matches!(target, Target::One | Target::Primary),
             Fault::Partition { topology, .. } => {
                 matches!(topology, Topology::One | Topology::Primary)
             }
@@ -343,9 +383,16 @@ impl Fault {
     /// The same fault narrowed to one replica, if it has a target to narrow (see
     /// [`Fault::touches_one`]).
     pub fn narrowed_to_one(&self) -> Option<Fault> {
+        if self.family() == Family::PowerLossAll {
+            // Its own family: narrowed, it would be another fault.
+            return None;
+        }
         let mut narrowed = self.clone();
         match &mut narrowed {
-            Fault::Kill { target } | Fault::Pause { target } | Fault::Clock { target, .. } => {
+            Fault::Kill { target }
+            | Fault::Pause { target }
+            | Fault::Clock { target, .. }
+            | Fault::Disk { target, .. } => {
                 *target = Target::One;
             }
             Fault::Partition { topology, .. } => *topology = Topology::One,
@@ -363,6 +410,11 @@ impl Fault {
             Fault::Pause { .. } => Family::Pause,
             Fault::Clock { .. } => Family::Clock,
             Fault::Byzantine { .. } => Family::Byzantine,
+            Fault::Disk {
+                target: Target::All,
+                fault: DiskFault::PowerLoss,
+            } => Family::PowerLossAll,
+            Fault::Disk { .. } => Family::Disk,
         }
     }
 
@@ -398,6 +450,23 @@ impl Fault {
                 }
                 Ok(())
             }
+            Fault::Disk { target, fault } => {
+                target.validate(n)?;
+                fault.validate()?;
+                let f = (n - 1) / 3;
+                let all_power = *target == Target::All && *fault == DiskFault::PowerLoss;
+                if target.count(n) > f && !all_power {
+                    return Err(Error::spec(
+                        target.name(),
+                        format!(
+                            "a {} may hit at most f = {f} replicas (power loss of every \
+                             replica is `power-loss-all`)",
+                            fault.action()
+                        ),
+                    ));
+                }
+                Ok(())
+            }
             Fault::Packet { .. } | Fault::RollingRestart => Ok(()),
         }
     }
@@ -429,6 +498,11 @@ impl Fault {
                 let names: Vec<&str> = mutators.iter().map(|m| m.name()).collect();
                 format!("byzantine {} ({})", faulty.name(), names.join(","))
             }
+            Fault::Disk {
+                target: Target::All,
+                fault: DiskFault::PowerLoss,
+            } => "power loss of every replica".into(),
+            Fault::Disk { target, fault } => format!("{} {}", fault.describe(), target.name()),
         }
     }
 
@@ -490,6 +564,33 @@ impl Fault {
                 faulty: Faulty::Random(1),
                 mutators: crate::byzantine::Mutator::ALL.to_vec(),
             },
+            Family::Disk => {
+                let target = if rng.gen_bool(0.5) {
+                    Target::One
+                } else {
+                    Target::Primary
+                };
+                let file = *DiskFile::ALL.choose(rng).expect("files");
+                let fault = match rng.gen_range(0..4) {
+                    0 => DiskFault::PowerLoss,
+                    1 => DiskFault::TornWrite {
+                        file: DiskFile::Wal,
+                        keep_bytes: rng.gen_range(1..=64),
+                    },
+                    2 => DiskFault::Corrupt {
+                        file,
+                        mode: *CorruptMode::ALL.choose(rng).expect("modes"),
+                        offset: None,
+                        len: rng.gen_range(1..=16),
+                    },
+                    _ => DiskFault::ReadError { file },
+                };
+                Fault::Disk { target, fault }
+            }
+            Family::PowerLossAll => Fault::Disk {
+                target: Target::All,
+                fault: DiskFault::PowerLoss,
+            },
         }
     }
 }
@@ -505,7 +606,11 @@ mod tests {
         assert_eq!(Family::parse_list("all").unwrap(), Family::BENIGN.to_vec());
         assert_eq!(
             Family::parse_list("all,byzantine").unwrap(),
-            Family::ALL.to_vec()
+            Family::ALL[..6].to_vec()
+        );
+        assert_eq!(
+            Family::parse_list("power-loss-all").unwrap(),
+            vec![Family::PowerLossAll]
         );
         assert_eq!(
             Family::parse_list("kill,partition,kill").unwrap(),
@@ -531,12 +636,36 @@ mod tests {
     }
 
     #[test]
+    fn disk_faults_hit_at_most_f_replicas_but_power_loss_may_hit_all() {
+        let disk = |target, fault| Fault::Disk { target, fault };
+        let all = disk(Target::All, DiskFault::PowerLoss);
+        all.validate(4).unwrap();
+        assert_eq!(all.family(), Family::PowerLossAll);
+        disk(Target::One, DiskFault::PowerLoss).validate(4).unwrap();
+        let corrupt = DiskFault::Corrupt {
+            file: DiskFile::Wal,
+            mode: CorruptMode::Zero,
+            offset: None,
+            len: 4,
+        };
+        assert_eq!(disk(Target::One, corrupt.clone()).family(), Family::Disk);
+        let e = disk(Target::Nodes(vec![0, 1]), corrupt)
+            .validate(4)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at most f = 1"), "{e}");
+        assert!(disk(Target::Majority, DiskFault::PowerLoss)
+            .validate(4)
+            .is_err());
+    }
+
+    #[test]
     fn random_faults_follow_the_seed_and_stay_valid() {
         let spec = PacketSpec::default_faults();
         let draw = |seed| {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             (0..50)
-                .map(|i| Fault::random(Family::ALL[i % 6], &spec, &mut rng))
+                .map(|i| Fault::random(Family::ALL[i % Family::ALL.len()], &spec, &mut rng))
                 .collect::<Vec<_>>()
         };
         assert_eq!(draw(9), draw(9));

@@ -5,7 +5,8 @@
 //!   client    ──POST /request─▶ proxy listener (c→j) ──rules──▶ replica j
 //!
 //!   Schedule (seeded or from a file) ──▶ Runner ──┬─ proxy rules (partitions, packets)
-//!                                                 ├─ Processes (kill/start, pause/resume)
+//!                                                 ├─ Processes (kill/start, pause/resume,
+//!                                                 │   disk faults through the FUSE layer)
 //!                                                 ├─ POST /clock (bump, strobe, rate)
 //!                                                 └─ Observer (history ops, fault name)
 //! ```
@@ -18,6 +19,8 @@
 //! - [`packet`]: per-link packet faults (drop, delay, duplicate, reorder, replay).
 //! - [`proxy`]: the runtime that applies rules: one listener per directed link.
 //! - [`fault`]: the faults a schedule can hold, and their targets.
+//! - [`disk`]: disk faults (power loss, torn writes, corruption, read errors), applied
+//!   through the harness's FUSE layer ([`control::Processes`]' disk methods).
 //! - [`schedule`]: fault windows in time, generated from a seed or read from TOML.
 //! - [`schedule_file`]: a schedule written back as a `--nemesis-schedule` TOML file.
 //! - [`plan`]: a run's fault settings turned into one validated schedule.
@@ -30,6 +33,7 @@
 
 pub mod byzantine;
 pub mod control;
+pub mod disk;
 pub mod error;
 pub mod fault;
 pub mod link;
@@ -47,6 +51,7 @@ pub mod streams;
 
 pub use byzantine::{Byzantine, ByzantineRule, Mutator};
 pub use control::{Observer, Processes};
+pub use disk::{CorruptMode, DiskFault, DiskFile};
 pub use error::{Error, Result};
 pub use fault::{ClockFault, Family, Fault, Faulty, Target};
 pub use link::{Endpoint, Link};

@@ -40,6 +40,31 @@ impl ReplicaHttp {
         status.get("view")?.as_u64()
     }
 
+    /// Replica `i`'s last executed sequence number, if it answers.
+    pub async fn last_executed(&self, i: usize) -> Option<u64> {
+        let url = format!("http://{}/status", self.addrs[i]);
+        let resp = self.http.get(url).timeout(CALL_TIMEOUT).send().await.ok()?;
+        let status: serde_json::Value = resp.json().await.ok()?;
+        status.get("last_executed")?.as_u64()
+    }
+
+    /// Every replica's last executed sequence number (`None`: it did not answer),
+    /// asked all at once.
+    pub async fn last_executed_all(&self) -> Vec<Option<u64>> {
+        let mut asks = JoinSet::new();
+        for i in 0..self.n() {
+            let replicas = self.clone();
+            asks.spawn(async move { (i, replicas.last_executed(i).await) });
+        }
+        let mut out = vec![None; self.n()];
+        while let Some(answer) = asks.join_next().await {
+            if let Ok((i, seq)) = answer {
+                out[i] = seq;
+            }
+        }
+        out
+    }
+
     /// The primary of the highest view a replica reports (0 if none answers). Asks
     /// every replica at once: takes at most one [`CALL_TIMEOUT`].
     pub async fn primary(&self) -> usize {

@@ -27,12 +27,29 @@
 //! kind = "byzantine"
 //! nodes = [0]             # or `target = "primary"`, or `count = 1` (chosen by the seed)
 //! mutators = "equivocate,lie"   # default: all
+//!
+//! [[fault]]
+//! at = 40
+//! heal = 45
+//! kind = "disk"           # needs FUSE; at most f targets
+//! target = "one"          # or `nodes = [..]`
+//! action = "corrupt"      # power-loss | torn-write (file, keep_bytes) |
+//!                         # corrupt (file, mode, offset, len) | read-error (file)
+//! file = "wal"            # wal | snapshot | history
+//! mode = "flip-bits"      # flip-bits | zero | truncate
+//! len = 8                 # bytes; `offset` default: chosen by the seed
+//!
+//! [[fault]]
+//! at = 50
+//! heal = 52
+//! kind = "power-loss-all" # every replica loses power; restarted at the heal
 //! ```
 //!
-//! Windows of the same family may not overlap (kill, pause and rolling restarts count
-//! as one family: all act on processes).
+//! Windows of the same family may not overlap (kill, pause, rolling restarts and disk
+//! faults count as one family: all act on processes).
 
 use crate::byzantine::Mutator;
+use crate::disk::{CorruptMode, DiskFault, DiskFile};
 use crate::error::{Error, Result};
 use crate::fault::{ClockFault, Family, Fault, Faulty, Target};
 use crate::packet::PacketSpec;
@@ -200,7 +217,7 @@ impl Schedule {
 /// Faults that may not overlap share a group.
 fn group(f: &Fault) -> Family {
     match f.family() {
-        Family::Kill | Family::Pause => Family::Kill,
+        Family::Kill | Family::Pause | Family::Disk | Family::PowerLossAll => Family::Kill,
         other => other,
     }
 }
@@ -229,6 +246,12 @@ struct RawFault {
     rate: Option<f64>,
     count: Option<usize>,
     mutators: Option<String>,
+    action: Option<String>,
+    file: Option<String>,
+    keep_bytes: Option<usize>,
+    mode: Option<String>,
+    offset: Option<u64>,
+    len: Option<u64>,
 }
 
 fn seconds_to_ms(i: usize, what: &str, s: f64) -> Result<u64> {
@@ -335,12 +358,20 @@ impl RawFault {
                     fault,
                 }
             }
+            "disk" => Fault::Disk {
+                target: target(&self.target, &self.nodes)?,
+                fault: self.disk_fault(i)?,
+            },
+            "power-loss-all" => Fault::Disk {
+                target: Target::All,
+                fault: DiskFault::PowerLoss,
+            },
             other => {
                 return Err(Error::schedule(
                     at,
                     format!(
                         "unknown fault kind {other:?}; expected partition, packet, kill, pause, \
-                         rolling-restart, clock or byzantine"
+                         rolling-restart, clock, byzantine, disk or power-loss-all"
                     ),
                 ))
             }
@@ -354,6 +385,49 @@ impl RawFault {
             start_ms,
             stop_ms,
             fault,
+        })
+    }
+
+    /// The `action` of a `disk` fault and its parameters.
+    fn disk_fault(&self, i: usize) -> Result<DiskFault> {
+        let at = Some(i);
+        let err = |e: Error| Error::schedule(at, e.to_string());
+        let action = self
+            .action
+            .as_deref()
+            .ok_or_else(|| Error::schedule(at, "kind \"disk\" needs `action`"))?;
+        let file = |default: DiskFile| -> Result<DiskFile> {
+            self.file
+                .as_deref()
+                .map_or(Ok(default), |f| f.parse().map_err(err))
+        };
+        Ok(match action {
+            "power-loss" => DiskFault::PowerLoss,
+            "torn-write" => DiskFault::TornWrite {
+                file: file(DiskFile::Wal)?,
+                keep_bytes: self.keep_bytes.unwrap_or(7),
+            },
+            "corrupt" => DiskFault::Corrupt {
+                file: file(DiskFile::Wal)?,
+                mode: self
+                    .mode
+                    .as_deref()
+                    .map_or(Ok(CorruptMode::FlipBits), |m| m.parse().map_err(err))?,
+                offset: self.offset,
+                len: self.len.unwrap_or(8),
+            },
+            "read-error" => DiskFault::ReadError {
+                file: file(DiskFile::Wal)?,
+            },
+            other => {
+                return Err(Error::schedule(
+                    at,
+                    format!(
+                        "unknown disk action {other:?}; expected power-loss, torn-write, \
+                         corrupt or read-error"
+                    ),
+                ))
+            }
         })
     }
 }

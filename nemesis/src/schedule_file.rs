@@ -6,6 +6,7 @@
 //! explicitly; `Schedule::from_toml(&s.to_toml(), t)` gives `s` back for every valid
 //! schedule.
 
+use crate::disk::DiskFault;
 use crate::fault::{ClockFault, Fault, Faulty, Target};
 use crate::partition::{ClientSide, Topology};
 use crate::schedule::Schedule;
@@ -118,6 +119,36 @@ fn fault_lines(out: &mut String, fault: &Fault) {
             let names: Vec<&str> = mutators.iter().map(|m| m.name()).collect();
             line(out, "mutators", quoted(&names.join(",")));
         }
+        Fault::Disk {
+            target: Target::All,
+            fault: DiskFault::PowerLoss,
+        } => line(out, "kind", quoted("power-loss-all")),
+        Fault::Disk { target, fault } => {
+            line(out, "kind", quoted("disk"));
+            target_line(out, target);
+            line(out, "action", quoted(fault.action()));
+            match fault {
+                DiskFault::PowerLoss => {}
+                DiskFault::TornWrite { file, keep_bytes } => {
+                    line(out, "file", quoted(file.name()));
+                    line(out, "keep_bytes", keep_bytes);
+                }
+                DiskFault::Corrupt {
+                    file,
+                    mode,
+                    offset,
+                    len,
+                } => {
+                    line(out, "file", quoted(file.name()));
+                    line(out, "mode", quoted(mode.name()));
+                    if let Some(offset) = offset {
+                        line(out, "offset", offset);
+                    }
+                    line(out, "len", len);
+                }
+                DiskFault::ReadError { file } => line(out, "file", quoted(file.name())),
+            }
+        }
     }
 }
 
@@ -226,6 +257,56 @@ mod tests {
                     Fault::Byzantine {
                         faulty: Faulty::Random(1),
                         mutators: Mutator::ALL.to_vec(),
+                    },
+                ),
+                window(
+                    5_000,
+                    5_100,
+                    Fault::Disk {
+                        target: Target::All,
+                        fault: DiskFault::PowerLoss,
+                    },
+                ),
+                window(
+                    5_100,
+                    5_200,
+                    Fault::Disk {
+                        target: Target::Nodes(vec![2]),
+                        fault: DiskFault::TornWrite {
+                            file: crate::disk::DiskFile::History,
+                            keep_bytes: 3,
+                        },
+                    },
+                ),
+                window(
+                    5_200,
+                    5_300,
+                    Fault::Disk {
+                        target: Target::Primary,
+                        fault: DiskFault::Corrupt {
+                            file: crate::disk::DiskFile::Snapshot,
+                            mode: crate::disk::CorruptMode::Truncate,
+                            offset: Some(17),
+                            len: 2,
+                        },
+                    },
+                ),
+                window(
+                    5_300,
+                    5_400,
+                    Fault::Disk {
+                        target: Target::One,
+                        fault: DiskFault::ReadError {
+                            file: crate::disk::DiskFile::Wal,
+                        },
+                    },
+                ),
+                window(
+                    5_400,
+                    5_500,
+                    Fault::Disk {
+                        target: Target::One,
+                        fault: DiskFault::PowerLoss,
                     },
                 ),
             ],

@@ -43,11 +43,23 @@ pub enum Bug {
     /// replies) see nothing; its state digest (`/status`, CHECKPOINT) differs from
     /// the others'.
     DivergeState,
+    /// With `--fsync always`, votes and replies leave before the records they depend
+    /// on are fsynced: the fsync runs at most every [`ACK_BEFORE_FSYNC_LAG_MS`] (a
+    /// group commit that forgot to wait). A `kill -9` loses nothing (the writes are
+    /// in the OS); a power loss loses what was acknowledged since the last fsync.
+    AckBeforeFsync,
+    /// Reads its WAL and executed history back without checking the lines'
+    /// checksums, and skips a line that does not parse: a record damaged at rest but
+    /// still well-formed (a digest with one digit changed) is taken as written.
+    TrustWal,
 }
+
+/// How far behind its acknowledgements [`Bug::AckBeforeFsync`]'s fsync runs, at most.
+pub const ACK_BEFORE_FSYNC_LAG_MS: u128 = 500;
 
 impl Bug {
     /// Every replica bug, in the order the self-test reports them.
-    pub const ALL: [Bug; 10] = [
+    pub const ALL: [Bug; 12] = [
         Bug::CommitQuorum2f,
         Bug::PrepareQuorum,
         Bug::NoDigestCheck,
@@ -58,6 +70,8 @@ impl Bug {
         Bug::LostOnRestart,
         Bug::NoPrePrepare,
         Bug::DivergeState,
+        Bug::AckBeforeFsync,
+        Bug::TrustWal,
     ];
 
     /// The bug's name on the command line.
@@ -73,6 +87,8 @@ impl Bug {
             Bug::LostOnRestart => "lost-on-restart",
             Bug::NoPrePrepare => "no-pre-prepare",
             Bug::DivergeState => "diverge-state",
+            Bug::AckBeforeFsync => "ack-before-fsync",
+            Bug::TrustWal => "trust-wal",
         }
     }
 

@@ -9,6 +9,7 @@ pub fn fault_family(f: &str) -> &str {
         "kill" => "kill",
         "pause" => "pause",
         "bump-clock" | "strobe-clock" | "rate-clock" => "clock",
+        "lose-unsynced" | "torn-write" | "corrupt" | "read-error" => "disk",
         other => other.strip_prefix("start-").unwrap_or(other),
     }
 }
@@ -22,6 +23,7 @@ pub fn fault_color(family: &str) -> &'static str {
         "pause" => "#9467bd",
         "clock" => "#2ca02c",
         "byzantine" => "#8c564b",
+        "disk" => "#bcbd22",
         _ => "#7f7f7f",
     }
 }

@@ -201,7 +201,10 @@ fn fault_table(run: &RunData, h: &mut String) {
             "<tr><td><span class=swatch style=\"background:{}\"></span>{}</td><td>{}</td><td class=n>{:.2}</td><td class=n>{}</td><td class=n>{}</td></tr>",
             fault_color(family),
             escape(&w.fault),
-            escape(&w.what.to_string()),
+            escape(&match &w.healed {
+                Some(healed) => format!("{}; healed: {healed}", w.what),
+                None => w.what.to_string(),
+            }),
             w.start as f64 / 1e9,
             stop.map_or("never".into(), |s| format!("{s:.2}")),
             stop.map_or("-".into(), |s| format!("{:.2}", s - w.start as f64 / 1e9))

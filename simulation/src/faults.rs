@@ -9,7 +9,7 @@ use crate::sim::{Event, Simulation};
 use crate::trace::NEMESIS;
 use nemesis::byzantine::Mutator;
 use nemesis::partition::cut_clients;
-use nemesis::{Byzantine, ByzantineRule, ClockFault, Fault, Faulty};
+use nemesis::{Byzantine, ByzantineRule, ClockFault, DiskFault, Fault, Faulty};
 use replica::clock::ClockSettings;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -160,6 +160,28 @@ impl Simulation {
                     json!({"nodes": nodes, "mutators": names}),
                 );
                 Applied::Byzantine
+            }
+            // The simulated disk is an fsync-always disk: every record the engine
+            // persisted survives. A power loss is a kill (nothing unsynced to lose);
+            // torn writes, corruption and read errors of real files are not modelled
+            // and are skipped, said so in the history.
+            Fault::Disk {
+                target,
+                fault: DiskFault::PowerLoss,
+            } => {
+                let nodes = target.resolve(n, primary, &mut self.targets);
+                for &i in &nodes {
+                    self.kill(i);
+                }
+                Applied::Killed(nodes)
+            }
+            Fault::Disk { fault, .. } => {
+                self.nemesis_event(
+                    "skip",
+                    json!({"fault": window.fault.describe(),
+                           "reason": format!("the simulator does not model {} (real files only)", fault.action())}),
+                );
+                return;
             }
         };
         self.active.insert(w, applied);

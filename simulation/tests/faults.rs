@@ -111,3 +111,61 @@ fn bad_parameters_are_typed_errors() {
     };
     assert!(matches!(simulate(c), Err(simulation::Error::Schedule(_))));
 }
+
+/// Disk faults in the simulator: a power loss of every replica is a kill of every
+/// replica (the simulated disk keeps every persisted record, an fsync-always disk);
+/// the faults of real files (here a corruption) are skipped, saying why.
+#[test]
+fn a_power_loss_is_a_kill_and_real_file_faults_are_skipped() {
+    let mut c = SimConfig::new(5);
+    c.time_limit_ms = 6_000;
+    c.schedule = Schedule {
+        windows: vec![
+            Window {
+                start_ms: 1_000,
+                stop_ms: 2_000,
+                fault: Fault::Disk {
+                    target: Target::All,
+                    fault: nemesis::DiskFault::PowerLoss,
+                },
+            },
+            Window {
+                start_ms: 3_000,
+                stop_ms: 4_000,
+                fault: Fault::Disk {
+                    target: Target::Nodes(vec![1]),
+                    fault: nemesis::DiskFault::Corrupt {
+                        file: nemesis::DiskFile::Wal,
+                        mode: nemesis::CorruptMode::Zero,
+                        offset: None,
+                        len: 4,
+                    },
+                },
+            },
+        ],
+    };
+    let r = simulate(c).unwrap();
+    assert_eq!(r.verdict, checker::Verdict::Valid, "{:#?}", r.oracles);
+    let fs: Vec<String> = r
+        .history
+        .ops()
+        .iter()
+        .filter(|o| o.process == checker::Process::Nemesis)
+        .map(|o| o.f.clone())
+        .collect();
+    assert_eq!(fs.iter().filter(|f| *f == "kill").count(), 4, "{fs:?}");
+    assert_eq!(fs.iter().filter(|f| *f == "start").count(), 4, "{fs:?}");
+    let skip = r
+        .history
+        .ops()
+        .iter()
+        .find(|o| o.f == "skip")
+        .expect("the corruption is skipped");
+    assert!(
+        skip.value["reason"]
+            .as_str()
+            .is_some_and(|s| s.contains("does not model corrupt")),
+        "{}",
+        skip.value
+    );
+}

@@ -235,9 +235,8 @@ pub fn touched_by(fault: &str, what: &Value, n: usize, f: usize) -> Vec<usize> {
         // replica in turn: more than f, outside the model (a fixed set of at most f),
         // so nothing is promised while it is active.
         "start-byzantine" if what.get("role").and_then(Value::as_str) == Some("primary") => all,
-        "start-byzantine" | "kill" | "pause" | "bump-clock" | "strobe-clock" | "rate-clock" => {
-            nodes()
-        }
+        "start-byzantine" | "kill" | "pause" | "bump-clock" | "strobe-clock" | "rate-clock"
+        | "lose-unsynced" | "torn-write" | "corrupt" | "read-error" => nodes(),
         _ => all,
     }
 }

@@ -1,8 +1,9 @@
 //! The fault windows a history's `nemesis` operations describe, in Jepsen's pairs:
 //! `start-partition`/`stop-partition`, `start-packet`/`stop-packet`,
 //! `start-byzantine`/`stop-byzantine`, `kill`/`start`,
-//! `pause`/`resume`, and `bump-clock`, `strobe-clock` or `rate-clock` then
-//! `reset-clock`. A start never stopped lasts to the end of the history.
+//! `pause`/`resume`, `bump-clock`, `strobe-clock` or `rate-clock` then
+//! `reset-clock`, and the disk faults `lose-unsynced`, `torn-write`, `corrupt` or
+//! `read-error` then `heal-disk`. A start never stopped lasts to the end of the history.
 
 use crate::history::{Op, Process};
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,10 @@ pub struct FaultWindow {
     pub start: u64,
     /// When it was healed (`None`: never, within the history).
     pub stop: Option<u64>,
+    /// What the heal operation did (its value), when it says something (a disk
+    /// fault's heal: which replicas restarted, refused to start, were set aside).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healed: Option<serde_json::Value>,
 }
 
 /// The heal operation that ends a fault started by `f` (`None`: `f` starts no fault).
@@ -29,6 +34,7 @@ pub fn heal_of(f: &str) -> Option<&'static str> {
         "kill" => "start",
         "pause" => "resume",
         "bump-clock" | "strobe-clock" | "rate-clock" => "reset-clock",
+        "lose-unsynced" | "torn-write" | "corrupt" | "read-error" => "heal-disk",
         _ => return None,
     })
 }
@@ -44,12 +50,15 @@ pub fn fault_windows(ops: &[Op]) -> Vec<FaultWindow> {
                 what: op.value.clone(),
                 start: op.time,
                 stop: None,
+                healed: None,
             });
         } else if let Some(w) = windows
             .iter_mut()
             .find(|w| w.stop.is_none() && heal_of(&w.fault) == Some(op.f.as_str()))
         {
             w.stop = Some(op.time);
+            let says = op.value.as_object().is_some_and(|o| !o.is_empty());
+            w.healed = says.then(|| op.value.clone());
         }
     }
     windows

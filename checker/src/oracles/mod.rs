@@ -9,6 +9,7 @@
 //! - [`faults`]: the fault windows a history's `nemesis` operations describe.
 //! - [`availability`]: progress whenever at most f replicas are touched by a fault.
 //! - [`convergence`]: every replica ends at the same executed prefix and state.
+//! - [`durability`]: a power loss of every replica forgets nothing f+1 had executed.
 //! - [`liveness`]: the final reads complete.
 //! - [`recovery`]: per fault, time to the first completed operation and to full
 //!   throughput after the heal.
@@ -16,6 +17,7 @@
 pub mod agreement;
 pub mod availability;
 pub mod convergence;
+pub mod durability;
 pub mod faults;
 pub mod liveness;
 pub mod logs;
@@ -25,6 +27,7 @@ pub mod validity;
 pub use agreement::agreement;
 pub use availability::{availability, quorum_timeout, view_changes_factor, Lost, ProgressBound};
 pub use convergence::{convergence, settle_bound, ReplicaState, LONGEST_WAIT, SETTLE_BASE};
+pub use durability::durability;
 pub use faults::{active_at, fault_windows, heal_of, FaultWindow};
 pub use liveness::final_reads;
 pub use logs::{ExecutedEntry, ExecutedRequest, ReplicaLog};

@@ -55,6 +55,10 @@ fn nemesis_ops(config: &RunConfig) -> Vec<Op> {
                 let nodes = target.resolve(n, 0, &mut rng);
                 ("bump-clock", "reset-clock", json!({"nodes": nodes}))
             }
+            Fault::Disk { target, fault } => {
+                let nodes = target.resolve(n, 0, &mut rng);
+                (fault.name(), "heal-disk", json!({"nodes": nodes}))
+            }
         };
         let at = |ms: u64| ms * 1_000_000;
         ops.push(Op::new(

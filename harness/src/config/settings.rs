@@ -129,8 +129,10 @@ pub struct RunSettings {
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
     /// Fault families the seeded nemesis draws from: a comma-separated list of
-    /// partition, packet, kill, pause, clock, byzantine; or all (every family but
-    /// byzantine); or none. The default mix is off (none) when --nemesis-schedule,
+    /// partition, packet, kill, pause, clock, byzantine, disk (power loss, torn
+    /// writes, corruption, read errors on at most f replicas; needs FUSE),
+    /// power-loss-all (every replica at once; needs FUSE); or all (partition, packet,
+    /// kill, pause, clock); or none. The default mix is off (none) when --nemesis-schedule,
     /// --scenario, --packet, --byzantine, --byzantine-replicas or --no-proxy is given
     /// [default: partition,kill,pause,clock,packet].
     #[arg(long, value_name = "LIST")]
@@ -166,6 +168,11 @@ pub struct RunSettings {
     /// measure the proxy's cost; network faults need the proxy).
     #[arg(long)]
     pub no_proxy: bool,
+    /// Put every replica's data directory on the disk-fault FUSE layer (it keeps
+    /// unsynced writes in memory) even when no disk fault is scheduled; the `disk`
+    /// and `power-loss-all` faults mount it anyway. Needs /dev/fuse and fusermount3.
+    #[arg(long)]
+    pub disk_layer: bool,
     /// Make this many replicas Byzantine (chosen by the seed) for the whole workload, or
     /// in the schedule's `byzantine` windows; more than f needs
     /// --allow-unsafe-byzantine.

@@ -13,6 +13,11 @@
 //! The nemesis's process faults go through [`nemesis::Processes`]; any exit of a
 //! replica that is not the nemesis's (or the final stop's) is a [`Crash`], kept with
 //! the end of its log as evidence.
+//!
+//! With disk faults (or `--disk-layer`), each replica's data directory is a
+//! `diskfault` FUSE mount over `<run>/disk/<i>` (the durable bytes), mounted in this
+//! process and unmounted when the cluster is dropped, after its replicas are killed.
+//! The nemesis's disk faults go through the mounts' [`diskfault::DiskFaults`].
 
 use crate::run::shutdown::Stop;
 use crate::run::status::Settled;
@@ -24,6 +29,7 @@ use replica::local_cluster::{
     free_ports, log_tail, write_cluster, ClusterLayout, Identities, Launch, LocalCluster, NotReady,
 };
 use results::record::{Crash, ReplicaExit};
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,6 +55,8 @@ pub(crate) struct ClusterSpec {
     pub(crate) ready_timeout: Duration,
     /// Route every message through the interposing proxy.
     pub(crate) proxy: bool,
+    /// Put each data directory on the disk-fault layer.
+    pub(crate) disk_layer: bool,
     /// An external replica binary to run instead of the harness's own replica.
     pub(crate) replica_bin: Option<PathBuf>,
     /// Flags every replica gets besides its identity and files.
@@ -61,7 +69,12 @@ pub(crate) struct ClusterSpec {
 /// every replica.
 #[derive(Debug)]
 pub(crate) struct Cluster {
+    // Declared first, dropped first: the replicas die before their disks unmount.
     processes: LocalCluster,
+    /// The disk-fault layer under each replica's data directory (empty: none).
+    disks: Vec<Disk>,
+    /// Replicas under a disk fault: their exits are the nemesis's doing.
+    disk_faulted: Mutex<BTreeSet<usize>>,
     ids: Identities,
     proxy: Option<Arc<Proxy>>,
     /// Replicas that exited without the nemesis killing them.
@@ -101,8 +114,14 @@ impl Cluster {
             let config = write_cluster(&layout, spec.f, &ids, &ports, peer_addr)?;
             let processes =
                 LocalCluster::new(layout.clone(), config, ids.clients.clone(), launch.clone());
+            let disks = match spec.disk_layer {
+                true => mount_disks(run_dir, &layout, n)?,
+                false => Vec::new(),
+            };
             let cluster = Cluster {
                 processes,
+                disks,
+                disk_faulted: Mutex::new(BTreeSet::new()),
                 ids: ids.clone(),
                 proxy,
                 crashes: Mutex::new(Vec::new()),
@@ -126,6 +145,7 @@ impl Cluster {
                     drop(cluster);
                     for i in 0..n {
                         let _ = std::fs::remove_dir_all(layout.data_dir(i));
+                        let _ = std::fs::remove_dir_all(backing_dir(run_dir, i));
                     }
                 }
                 Err(NotReady::Cancelled) => {
@@ -183,8 +203,17 @@ impl Cluster {
             return;
         }
         let found = self.processes.poll_exits();
+        let faulted = self
+            .disk_faulted
+            .lock()
+            .expect("disk lock poisoned")
+            .clone();
         let mut crashes = self.crashes.lock().expect("crash lock poisoned");
         for (replica, status) in found {
+            if faulted.contains(&replica) {
+                tracing::info!(replica, %status, "replica exited under a disk fault");
+                continue;
+            }
             tracing::error!(replica, %status, "replica exited without the nemesis killing it");
             crashes.push(Crash {
                 replica,
@@ -296,7 +325,198 @@ fn process_error(replica: usize, e: replica::Error) -> nemesis::Error {
     nemesis::Error::Process { replica, reason }
 }
 
+/// One replica's disk-fault layer.
+#[derive(Debug)]
+struct Disk {
+    layer: diskfault::FaultyDir,
+    /// The durable bytes under the mount.
+    backing: PathBuf,
+}
+
+/// Where replica `i`'s durable bytes live under the layer.
+fn backing_dir(run_dir: &Path, i: usize) -> PathBuf {
+    run_dir.join("disk").join(i.to_string())
+}
+
+/// Mounts the layer over `<run>/disk/<i>` at every replica's data directory; fails
+/// with the reason (and unmounts what it mounted) when FUSE is not there.
+fn mount_disks(run_dir: &Path, layout: &ClusterLayout, n: usize) -> Result<Vec<Disk>> {
+    if let Some(reason) = diskfault::fuse_unavailable() {
+        anyhow::bail!(
+            "disk faults need the FUSE layer under the replicas, and FUSE is not available: \
+             {reason} (install Debian's fuse3, or drop the disk faults and --disk-layer)"
+        );
+    }
+    let mut disks = Vec::with_capacity(n);
+    for i in 0..n {
+        let backing = backing_dir(run_dir, i);
+        let mountpoint = layout.data_dir(i);
+        for dir in [&backing, &mountpoint] {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let layer = diskfault::FaultyDir::mount(&backing, &mountpoint)
+            .with_context(|| format!("cannot mount the disk-fault layer for replica {i}"))?;
+        disks.push(Disk { layer, backing });
+    }
+    tracing::info!(n, "data directories on the disk-fault layer");
+    Ok(disks)
+}
+
+/// Turns a layer error into the nemesis's.
+fn disk_error(replica: usize, e: diskfault::Error) -> nemesis::Error {
+    nemesis::Error::Process {
+        replica,
+        reason: e.to_string(),
+    }
+}
+
+impl Cluster {
+    fn disk(&self, i: usize) -> nemesis::Result<&Disk> {
+        self.disks.get(i).ok_or_else(|| nemesis::Error::Process {
+            replica: i,
+            reason: "the run has no disk-fault layer under its replicas".into(),
+        })
+    }
+
+    /// A fresh folder for replica `i`'s data set aside.
+    fn aside_dir(&self, i: usize) -> PathBuf {
+        let dir = self.processes.layout().replica_dir(i);
+        (1..)
+            .map(|k| dir.join(format!("set-aside-{k}")))
+            .find(|d| !d.exists())
+            .expect("some number is free")
+    }
+}
+
 impl nemesis::Processes for Cluster {
+    fn disk_fault_underway(&self, i: usize, on: bool) {
+        let mut faulted = self.disk_faulted.lock().expect("disk lock poisoned");
+        if on {
+            faulted.insert(i);
+        } else {
+            faulted.remove(&i);
+        }
+    }
+
+    fn lose_unsynced(&self, i: usize) -> nemesis::Result<serde_json::Value> {
+        let loss = self.disk(i)?.layer.faults().lose_unsynced();
+        Ok(serde_json::json!({"dropped_files": loss.files, "dropped_bytes": loss.bytes}))
+    }
+
+    fn torn_write(
+        &self,
+        i: usize,
+        file: nemesis::DiskFile,
+        keep_bytes: usize,
+    ) -> nemesis::Result<serde_json::Value> {
+        let faults = self.disk(i)?.layer.faults();
+        let torn = faults
+            .torn_write(Path::new(file.file_name()), keep_bytes)
+            .map_err(|e| disk_error(i, e))?;
+        Ok(match torn {
+            Some(t) => serde_json::json!({"file": file.file_name(), "offset": t.offset,
+                "kept": t.kept, "dropped_files": t.loss.files, "dropped_bytes": t.loss.bytes}),
+            None => serde_json::json!({"file": file.file_name(), "torn": false,
+                "note": "no unsynced write to the file: a plain power loss"}),
+        })
+    }
+
+    fn durable_len(&self, i: usize, file: nemesis::DiskFile) -> nemesis::Result<u64> {
+        let path = self.disk(i)?.backing.join(file.file_name());
+        match std::fs::metadata(&path) {
+            Ok(m) => Ok(m.len()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(nemesis::Error::Process {
+                replica: i,
+                reason: format!("stat {}: {e}", path.display()),
+            }),
+        }
+    }
+
+    fn corrupt(
+        &self,
+        i: usize,
+        file: nemesis::DiskFile,
+        range: std::ops::Range<u64>,
+        mode: nemesis::CorruptMode,
+    ) -> nemesis::Result<()> {
+        let how = match mode {
+            nemesis::CorruptMode::FlipBits => diskfault::Corruption::FlipBits,
+            nemesis::CorruptMode::FlipLowBit => diskfault::Corruption::FlipLowBit,
+            nemesis::CorruptMode::Zero => diskfault::Corruption::Zero,
+            nemesis::CorruptMode::Truncate => diskfault::Corruption::Truncate,
+        };
+        self.disk(i)?
+            .layer
+            .faults()
+            .corrupt(Path::new(file.file_name()), range, how)
+            .map_err(|e| disk_error(i, e))
+    }
+
+    fn read_error(
+        &self,
+        i: usize,
+        file: nemesis::DiskFile,
+        duration: Duration,
+    ) -> nemesis::Result<()> {
+        self.disk(i)?
+            .layer
+            .faults()
+            .read_error(Path::new(file.file_name()), duration)
+            .map_err(|e| disk_error(i, e))
+    }
+
+    fn passthrough(&self, i: usize) -> nemesis::Result<()> {
+        self.disk(i)?.layer.faults().passthrough();
+        Ok(())
+    }
+
+    fn exited(&self, i: usize) -> Option<String> {
+        match self.processes.pid(i) {
+            Some(_) => None,
+            None => Some(
+                self.processes
+                    .exit_of(i)
+                    .unwrap_or_else(|| "not running".into()),
+            ),
+        }
+    }
+
+    fn log_tail(&self, i: usize) -> String {
+        log_tail(&self.processes.layout().log_file(i), 6)
+    }
+
+    fn set_aside(&self, i: usize) -> nemesis::Result<serde_json::Value> {
+        let disk = self.disk(i)?;
+        let err = |what: &str, p: &Path, e: std::io::Error| nemesis::Error::Process {
+            replica: i,
+            reason: format!("set aside: {what} {}: {e}", p.display()),
+        };
+        let aside = self.aside_dir(i);
+        std::fs::create_dir_all(&aside).map_err(|e| err("create", &aside, e))?;
+        let data = self.processes.layout().data_dir(i);
+        let mut files = Vec::new();
+        let entries =
+            std::fs::read_dir(&disk.backing).map_err(|e| err("list", &disk.backing, e))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let from = entry.path();
+            if from.is_file() {
+                std::fs::copy(&from, aside.join(&name)).map_err(|e| err("copy", &from, e))?;
+            }
+            // Removed through the mount, so the layer forgets the file too.
+            let through = data.join(&name);
+            let removed = match through.is_dir() {
+                true => std::fs::remove_dir_all(&through),
+                false => std::fs::remove_file(&through),
+            };
+            removed.map_err(|e| err("remove", &through, e))?;
+            files.push(name.to_string_lossy().into_owned());
+        }
+        Ok(serde_json::json!({"files": files, "kept_in": aside.display().to_string()}))
+    }
+
     fn kill(&self, i: usize) -> nemesis::Result<()> {
         // An exit of its own first, so it is not mistaken for ours.
         self.watch_crashes(Duration::ZERO);

@@ -98,6 +98,12 @@ async fn start(config: &RunConfig, run_dir: &Path) -> Result<(Recorder, Arc<Clus
         seed: s.seed(),
         ready_timeout: Duration::from_secs(s.ready_timeout),
         proxy: !s.no_proxy,
+        disk_layer: s.disk_layer
+            || config
+                .schedule
+                .families()
+                .iter()
+                .any(|f| f.needs_disk_layer()),
         replica_bin: s.replica_bin.clone(),
         replica_flags: s.replica_flags(),
         history_start,

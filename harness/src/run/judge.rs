@@ -138,6 +138,7 @@ impl Judged<'_> {
         });
         out.push(self.availability());
         out.push(self.convergence());
+        out.push(checker::oracles::durability(self.ops));
         out
     }
 

@@ -11,7 +11,8 @@
 //!
 //! The exit status follows the worst oracle: linearizability, agreement, validity,
 //! exactly-once, crashes (every replica running and answering at the end), liveness (the
-//! final reads complete), availability and convergence.
+//! final reads complete), availability, convergence and durability (a power loss of
+//! every replica forgets nothing f+1 executed).
 //!
 //! Ctrl-C or SIGTERM ends the workload early: no final reads, but the cluster is
 //! stopped, the partial history checked and results written (exit 1 if it is invalid,

@@ -107,6 +107,15 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
                 self.rolling_restart(fault).await;
                 Some(Active::Done)
             }
+            Fault::Disk {
+                target,
+                fault: disk,
+            } => {
+                let nodes = target.resolve(n, primary, &mut self.rng);
+                let w = &self.schedule.windows[window];
+                let window_ms = w.stop_ms.saturating_sub(w.start_ms);
+                self.apply_disk(target, disk, nodes, window_ms, fault).await
+            }
             Fault::Clock {
                 target,
                 fault: clock,
@@ -198,9 +207,10 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
 fn needs_primary(fault: &Fault) -> bool {
     match fault {
         Fault::Partition { .. } => true,
-        Fault::Kill { target } | Fault::Pause { target } | Fault::Clock { target, .. } => {
-            *target == Target::Primary
-        }
+        Fault::Kill { target }
+        | Fault::Pause { target }
+        | Fault::Clock { target, .. }
+        | Fault::Disk { target, .. } => *target == Target::Primary,
         Fault::Byzantine { faulty, .. } => *faulty == Faulty::Primary,
         Fault::Packet { .. } | Fault::RollingRestart => false,
     }

@@ -63,6 +63,10 @@ impl<P: Processes, O: Observer> Runner<'_, P, O> {
                 let outcome = self.set_clocks(&nodes, ClockSettings::default()).await;
                 self.record_outcome("reset-clock", json!({}), &outcome, "heal", &fault);
             }
+            Active::Disk {
+                nodes,
+                executed_before,
+            } => self.heal_disk(nodes, executed_before, &fault).await,
             Active::Done => {}
         }
     }

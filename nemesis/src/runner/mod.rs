@@ -19,6 +19,7 @@
 //! [`Observer::replica_lost`].
 
 mod apply;
+mod disk;
 mod heal;
 mod outcome;
 mod restarts;
@@ -64,6 +65,12 @@ enum Active {
     Clock {
         nodes: Vec<usize>,
         strobe: Option<JoinHandle<()>>,
+    },
+    /// A disk fault's targets (restarted when healed), and for a power loss of every
+    /// replica what each had executed just before it.
+    Disk {
+        nodes: Vec<usize>,
+        executed_before: Option<Vec<Option<u64>>>,
     },
     Done,
 }

@@ -109,7 +109,8 @@ impl Server {
             )));
         }
         let verifier = Arc::new(Verifier::new(&opts.cluster)?);
-        let (storage, recovered) = Storage::open(&opts.data_dir, opts.fsync)?;
+        let (storage, recovered) =
+            Storage::open_with_bugs(&opts.data_dir, opts.fsync, opts.protocol.bugs)?;
         let n = opts.cluster.n();
         let replica = Replica::recover(
             opts.id,

@@ -22,6 +22,8 @@ use sha2::{Digest as _, Sha256};
 
 /// Hex digits of the checksum at the start of a log line.
 const LINE_SUM_HEX: usize = 16;
+/// Bytes before a log line's JSON: the checksum and a space.
+pub(crate) const LINE_PREFIX: usize = LINE_SUM_HEX + 1;
 
 /// Why a persisted file cannot be trusted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -21,6 +21,7 @@ pub mod wal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::bugs::{Bug, Bugs, ACK_BEFORE_FSYNC_LAG_MS};
 use crate::config::FsyncPolicy;
 use crate::core::record::{kept_at_compaction, Record, RecordKind, Snapshot};
 use crate::error::{Error, Result};
@@ -52,6 +53,8 @@ pub struct Storage {
     wal_lines: Vec<(Seq, RecordKind, Vec<u8>)>,
     history: JsonLines,
     last_sync: Instant,
+    /// Seeded bugs ([`Bug::AckBeforeFsync`] lives here).
+    bugs: Bugs,
 }
 
 const BATCH_SYNC_MS: u128 = 10;
@@ -59,6 +62,17 @@ const BATCH_SYNC_MS: u128 = 10;
 impl Storage {
     /// Opens the data directory (creating it) and reads what is there.
     pub fn open(dir: &Path, policy: FsyncPolicy) -> Result<(Self, Recovered)> {
+        Storage::open_with_bugs(dir, policy, Bugs::NONE)
+    }
+
+    /// [`Storage::open`] with seeded bugs ([`Bug::AckBeforeFsync`] and
+    /// [`Bug::TrustWal`] live here; none in a normal build).
+    pub fn open_with_bugs(
+        dir: &Path,
+        policy: FsyncPolicy,
+        bugs: Bugs,
+    ) -> Result<(Self, Recovered)> {
+        let trusting = bugs.has(Bug::TrustWal);
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create data directory", dir, e))?;
         let snap_path = dir.join("snapshot.json");
         let snapshot = match std::fs::read(&snap_path) {
@@ -76,9 +90,9 @@ impl Storage {
             Err(e) => return Err(Error::io("read", snap_path, e)),
         };
         let wal_path = dir.join("wal.jsonl");
-        let records: Vec<Record> = JsonLines::read_all(&wal_path)?;
+        let records: Vec<Record> = JsonLines::read_all_with(&wal_path, trusting)?;
         let mut history: Vec<LogEntry> = Vec::new();
-        for e in JsonLines::read_all::<LogEntry>(&dir.join("history.jsonl"))? {
+        for e in JsonLines::read_all_with::<LogEntry>(&dir.join("history.jsonl"), trusting)? {
             if !matches!(history.last(), Some(l) if l.seq >= e.seq) {
                 history.push(e);
             }
@@ -94,6 +108,7 @@ impl Storage {
             wal_lines,
             history: JsonLines::open(&dir.join("history.jsonl"))?,
             last_sync: Instant::now(),
+            bugs,
         };
         Ok((
             storage,
@@ -127,6 +142,9 @@ impl Storage {
     /// the messages that depend on them.
     pub fn flush(&mut self) -> Result<()> {
         let sync = match self.policy {
+            FsyncPolicy::Always if self.bugs.has(Bug::AckBeforeFsync) => {
+                self.last_sync.elapsed().as_millis() >= ACK_BEFORE_FSYNC_LAG_MS
+            }
             FsyncPolicy::Always => true,
             FsyncPolicy::Batch => self.last_sync.elapsed().as_millis() >= BATCH_SYNC_MS,
             FsyncPolicy::Never => false,
@@ -280,6 +298,36 @@ mod tests {
         assert!(err.to_string().contains("refusing to start"), "{err}");
         // Nothing was cut: the evidence stays for the operator.
         assert_eq!(line_starts(&wal), starts);
+    }
+
+    /// The seeded bug `trust-wal` reads a log without its checksums: a line damaged
+    /// but well-formed (one digest digit changed) comes back as if written, and one
+    /// that no longer parses is skipped; the correct read refuses both.
+    #[test]
+    fn a_trusting_read_takes_damaged_lines_as_written() {
+        let dir = stored(5);
+        let history = dir.path().join("history.jsonl");
+        let starts = line_starts(&history);
+        let digit = |line: usize| starts[line] + 17 + r#"{"seq":1,"digest":""#.len();
+        let mut bytes = std::fs::read(&history).unwrap();
+        let before = bytes[digit(0)];
+        bytes[digit(0)] ^= 1;
+        bytes[starts[1] + 17] = 0;
+        std::fs::write(&history, bytes).unwrap();
+        assert!(JsonLines::read_all::<LogEntry>(&history).is_err());
+        let trusted: Vec<LogEntry> = JsonLines::read_all_with(&history, true).unwrap();
+        assert_eq!(
+            trusted.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![1, 3, 4, 5]
+        );
+        assert_ne!(trusted[0].digest, executed_digest(1), "{before}");
+    }
+
+    fn executed_digest(seq: Seq) -> crate::crypto::Digest {
+        match executed(seq) {
+            Record::Executed(e) => e.digest,
+            _ => unreachable!("executed() makes Executed records"),
+        }
     }
 
     /// A snapshot whose bytes do not match their checksum (bit rot, or a torn write)

@@ -90,6 +90,8 @@ fn change_fault(rng: &mut ChaCha8Rng, fault: &Fault, f: usize) -> Fault {
         Fault::Pause { .. } => Fault::Pause {
             target: draw_target(rng, n),
         },
+        // Not drawn by the explorer (the simulator models no real files); kept as is.
+        Fault::Disk { .. } => fault.clone(),
         Fault::RollingRestart | Fault::Clock { .. } => {
             let kind = if matches!(fault, Fault::RollingRestart) {
                 Kind::Process
