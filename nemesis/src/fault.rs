@@ -452,23 +452,29 @@ impl Fault {
             }
             Fault::Disk { target, fault } => {
                 target.validate(n)?;
-                fault.validate()?;
-                let f = (n - 1) / 3;
-                let all_power = *target == Target::All && *fault == DiskFault::PowerLoss;
-                if target.count(n) > f && !all_power {
-                    return Err(Error::spec(
-                        target.name(),
-                        format!(
-                            "a {} may hit at most f = {f} replicas (power loss of every \
-                             replica is `power-loss-all`)",
-                            fault.action()
-                        ),
-                    ));
-                }
-                Ok(())
+                fault.validate()
             }
             Fault::Packet { .. } | Fault::RollingRestart => Ok(()),
         }
+    }
+
+    /// A disk fault that damages more than f replicas' disks (power loss of every
+    /// replica, `power-loss-all`, is the one BFT must survive with fsync, so it is not
+    /// one): the error that says so, for a run that did not allow it.
+    pub fn disk_beyond_f(&self, n: usize) -> Option<String> {
+        let Fault::Disk { target, fault } = self else {
+            return None;
+        };
+        let f = (n - 1) / 3;
+        let all_power = *target == Target::All && *fault == DiskFault::PowerLoss;
+        (target.count(n) > f && !all_power).then(|| {
+            format!(
+                "a {} on {} may hit at most f = {f} replicas (power loss of every replica \
+                 is `power-loss-all`); add --allow-unsafe-disk for a run meant to be caught",
+                fault.action(),
+                target.name()
+            )
+        })
     }
 
     /// A short description, for the progress display.
@@ -673,5 +679,34 @@ mod tests {
         for f in draw(9) {
             f.validate(4).unwrap();
         }
+    }
+}
+
+#[cfg(test)]
+mod disk_bound_tests {
+    use super::*;
+
+    #[test]
+    fn disk_faults_beyond_f_are_named_unless_they_are_power_loss_of_every_replica() {
+        let disk = |target, fault| Fault::Disk { target, fault };
+        assert!(disk(Target::Nodes(vec![2]), DiskFault::PowerLoss)
+            .disk_beyond_f(4)
+            .is_none());
+        assert!(disk(Target::All, DiskFault::PowerLoss)
+            .disk_beyond_f(4)
+            .is_none());
+        let two = disk(Target::Nodes(vec![0, 1]), DiskFault::PowerLoss);
+        let e = two
+            .disk_beyond_f(4)
+            .expect("two of four is more than f = 1");
+        assert!(
+            e.contains("at most f = 1") && e.contains("--allow-unsafe-disk"),
+            "{e}"
+        );
+        assert!(
+            two.validate(4).is_ok(),
+            "validation leaves the bound to the plan"
+        );
+        assert!(two.disk_beyond_f(7).is_none(), "f = 2 allows two");
     }
 }

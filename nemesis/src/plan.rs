@@ -42,6 +42,8 @@ pub struct PlanSpec<'a> {
     pub byzantine_mutators: &'a str,
     /// Whether more than f Byzantine replicas are allowed.
     pub allow_unsafe_byzantine: bool,
+    /// Whether disk faults may damage more than f replicas' disks.
+    pub allow_unsafe_disk: bool,
     /// Whether the run has no proxy (network faults cannot run then).
     pub no_proxy: bool,
 }
@@ -59,6 +61,11 @@ impl PlanSpec<'_> {
             .validate(self.n(), self.time_limit_s * 1000)
             .map_err(|e| Error::Plan(format!("the fault schedule cannot run: {e}")))?;
         for w in &schedule.windows {
+            if let Some(e) = w.fault.disk_beyond_f(self.n()) {
+                if !self.allow_unsafe_disk {
+                    return Err(Error::Plan(format!("the fault schedule cannot run: {e}")));
+                }
+            }
             if let Fault::Byzantine { faulty, .. } = &w.fault {
                 if faulty.count() > self.f && !self.allow_unsafe_byzantine {
                     return Err(Error::Plan(format!(

@@ -109,6 +109,7 @@ fn plan(s: &RunSettings) -> Result<Schedule> {
         byzantine_replicas: s.byzantine_replicas.as_deref(),
         byzantine_mutators: &s.byzantine_mutators,
         allow_unsafe_byzantine: s.allow_unsafe_byzantine,
+        allow_unsafe_disk: s.allow_unsafe_disk,
         no_proxy: s.no_proxy,
     }
     .plan()?)

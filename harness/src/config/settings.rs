@@ -191,6 +191,11 @@ pub struct RunSettings {
     /// Allow more than f Byzantine replicas (for runs meant to be caught).
     #[arg(long)]
     pub allow_unsafe_byzantine: bool,
+    /// Allow disk faults (torn writes, corruption, read errors, power loss) on more
+    /// than f replicas at once (for runs meant to be caught; `power-loss-all` needs
+    /// no flag).
+    #[arg(long)]
+    pub allow_unsafe_disk: bool,
     /// Check agreement and exactly-once every second while the workload runs, and end
     /// the workload at the first violation (results.json says when it was seen).
     #[arg(long)]
