@@ -656,13 +656,13 @@ mod tests {
         };
         assert_eq!(disk(Target::One, corrupt.clone()).family(), Family::Disk);
         let e = disk(Target::Nodes(vec![0, 1]), corrupt)
-            .validate(4)
-            .unwrap_err()
-            .to_string();
+            .disk_beyond_f(4)
+            .expect("two of four replicas is more than f = 1");
         assert!(e.contains("at most f = 1"), "{e}");
         assert!(disk(Target::Majority, DiskFault::PowerLoss)
-            .validate(4)
-            .is_err());
+            .disk_beyond_f(4)
+            .is_some());
+        assert!(all.disk_beyond_f(4).is_none());
     }
 
     #[test]
