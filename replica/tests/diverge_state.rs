@@ -103,11 +103,17 @@ fn the_last_replica_diverges_while_clients_see_correct_results() {
             sent.get(&(*seq, 0)),
             "seq {seq}, replica {from}"
         );
+        // A checkpoint replica 3 reached by state transfer holds the certified state,
+        // and it vouches for it with the correct digest; every other one differs.
         if let Some(d3) = sent.get(&(*seq, 3)) {
-            assert_ne!(d3, digest, "replica 3 at seq {seq}; PBFT_SIM_SEED={seed}");
-            of_3 += 1;
+            if d3 != digest {
+                of_3 += 1;
+            }
         }
     }
-    assert!(of_3 > 0, "replica 3 sent checkpoints; PBFT_SIM_SEED={seed}");
+    assert!(
+        of_3 > 0,
+        "replica 3 sent checkpoints of its own diverged state; PBFT_SIM_SEED={seed}"
+    );
     assert!(status[3].state_transfers >= 1, "PBFT_SIM_SEED={seed}");
 }
